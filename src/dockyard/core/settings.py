@@ -1,0 +1,97 @@
+"""Server settings: frozen dataclasses with documented defaults.
+
+Precedence, lowest to highest: the defaults below, an optional TOML file, ``DOCKYARD_*`` environment
+variables, then command-line flags. Each field's environment variable is its name upper-cased with the
+``DOCKYARD_`` prefix (``data_dir`` → ``DOCKYARD_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DOCKYARD_"
+
+
+def default_data_dir() -> Path:
+    """Where ``dockyard up`` keeps its state unless told otherwise: ``~/.local/share/dockyard``."""
+    return Path.home() / ".local" / "share" / "dockyard"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
+    """Directory for the SQLite database, registry blobs and generated credentials."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+
+    port: int = 4566
+    """TCP port serving the AWS APIs, the registry and the console."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the store; ``None`` means SQLite at ``<data_dir>/dockyard.db``."""
+
+    default_region: str = "us-east-1"
+    """Region used where a request carries none (the SigV4 scope always wins)."""
+
+    log_level: str = "info"
+    """Logging level: debug, info, warning or error."""
+
+    access_key_id: str | None = None
+    """Root access key; with ``secret_access_key``, overrides the key generated for the data dir."""
+
+    secret_access_key: str | None = None
+    """Root secret key, see ``access_key_id``."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'dockyard.db'}"
+
+
+_CONVERTERS: dict[str, Any] = {"data_dir": Path, "port": int}
+
+
+def _coerce(name: str, value: object) -> object:
+    converter = _CONVERTERS.get(name)
+    if converter is None or value is None:
+        return value
+    try:
+        return converter(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting {name!r}: cannot read {value!r}") from exc
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object | None] | None = None,
+) -> ServerSettings:
+    """Build settings from the defaults, then the TOML file, then the environment, then ``overrides``.
+
+    ``None`` values in ``overrides`` mean "not given" and do not override anything.
+    """
+    names = {f.name for f in fields(ServerSettings)}
+    values: dict[str, object] = {}
+    if config_file is not None:
+        with config_file.open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown settings in {config_file}: {', '.join(sorted(unknown))}")
+        values.update(data)
+    for name in names:
+        env_value = (environ or {}).get(ENV_PREFIX + name.upper())
+        if env_value:
+            values[name] = env_value
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    return ServerSettings(**{name: _coerce(name, value) for name, value in values.items()})  # type: ignore[arg-type]

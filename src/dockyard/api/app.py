@@ -1,0 +1,79 @@
+"""The ASGI application: opens the store, wires the providers behind the gateway, serves one port.
+
+Routes: ``POST /`` (and ``GET /`` for query-protocol calls) go to the AWS gateway; ``GET /health``
+answers liveness probes. The registry (``/v2/``) joins here in a later part.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dockyard import __version__
+from dockyard.api.gateway import AwsGateway
+from dockyard.api.observability import RequestIdMiddleware
+from dockyard.api.principals import KeyResolver
+from dockyard.api.protocol.catalog import ServiceCatalog
+from dockyard.core.clock import Clock, system_clock
+from dockyard.core.settings import ServerSettings
+from dockyard.services.base import Provider
+from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.sts.provider import StsProvider
+from dockyard.store.credentials import AccessKey, CredentialStore
+from dockyard.store.database import Database, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a running server holds: its settings, its store and the root key it prints."""
+
+    settings: ServerSettings
+    db: Database
+    root_key: AccessKey
+
+
+def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runtime:
+    """Open (and migrate) the store and make sure the root key exists."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_database(settings.resolved_database_url)
+    root_key = CredentialStore(db).ensure_root_key(clock(), settings.access_key_id, settings.secret_access_key)
+    return Runtime(settings, db, root_key)
+
+
+def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
+    providers: dict[str, Provider] = {p.service_name: p for p in (EcsProvider(runtime.db), StsProvider())}
+    gateway = AwsGateway(
+        catalog=ServiceCatalog.default(),
+        providers=providers,
+        keys=KeyResolver(CredentialStore(runtime.db)),
+        clock=clock,
+    )
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        log.info("dockyard ready", extra={"host": runtime.settings.host, "port": runtime.settings.port})
+        yield
+        runtime.db.close()
+        log.info("dockyard stopped")
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/", gateway, methods=["POST", "GET"]),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )

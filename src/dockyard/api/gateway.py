@@ -1,0 +1,156 @@
+"""The AWS API gateway: one entry point for every JSON 1.1 and query-protocol request.
+
+Flow of a request::
+
+    body ─▶ SigV4 verify (key → principal, region) ─▶ resolve operation (X-Amz-Target | Action)
+         ─▶ parse + validate against the botocore input shape ─▶ provider method (in a worker thread)
+         ─▶ serialize through the output shape ─▶ response
+
+Every failure is an :class:`ApiError` written in the protocol's error shape; anything else is logged with
+its stack trace and answered as a bare 500 ``InternalFailure``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dockyard.api.auth.sigv4 import SignedRequest, verify_sigv4
+from dockyard.api.principals import KeyResolver
+from dockyard.api.protocol.catalog import ServiceCatalog
+from dockyard.api.protocol.json_protocol import parse_json_request, serialize_json_error, serialize_json_response
+from dockyard.api.protocol.query_protocol import (
+    parse_query_request,
+    serialize_query_error,
+    serialize_query_response,
+)
+from dockyard.api.protocol.wire import WireResponse
+from dockyard.core.clock import Clock
+from dockyard.core.context import RequestContext
+from dockyard.core.errors import (
+    ApiError,
+    InternalError,
+    NotImplementedOperationError,
+    UnknownOperationError,
+    UnrecognizedClientError,
+)
+from dockyard.services.base import Provider
+
+log = logging.getLogger(__name__)
+
+# The query protocol (STS) names the same authentication failures differently.
+_QUERY_AUTH_CODES = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+}
+# Services whose provider does no I/O answer on the event loop; the rest run in a worker thread.
+_INLINE_SERVICES = frozenset({"sts"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    service: str
+    operation: Any  # botocore OperationModel
+    params: dict[str, Any]
+    is_query: bool
+
+
+class AwsGateway:
+    def __init__(
+        self,
+        *,
+        catalog: ServiceCatalog,
+        providers: Mapping[str, Provider],
+        keys: KeyResolver,
+        clock: Clock,
+    ) -> None:
+        self._catalog = catalog
+        self._providers = providers
+        self._keys = keys
+        self._clock = clock
+
+    async def __call__(self, request: Request) -> Response:
+        request_id: str = request.scope["state"]["request_id"]
+        is_query = "x-amz-target" not in request.headers
+        try:
+            wire = await self._handle(request, request_id)
+        except ApiError as error:
+            wire = self._error_response(error, request_id, is_query=is_query, service=None)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id})
+            wire = self._error_response(
+                InternalError("An internal error occurred."), request_id, is_query=is_query, service=None
+            )
+        return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
+
+    async def _handle(self, request: Request, request_id: str) -> WireResponse:
+        body = await request.body()
+        now = self._clock()
+        signature = verify_sigv4(_signed_request(request, body), now=now, lookup_secret=self._keys.secret_for)
+        key = self._keys.find(signature.access_key_id)
+        if key is None:  # removed between the two lookups
+            raise UnrecognizedClientError("The security token included in the request is invalid.")
+        request.scope["state"]["account_id"] = key.principal.account_id
+        call = self._resolve(request, body, signature.service)
+        request.scope["state"]["operation"] = f"{call.service}:{call.operation.name}"
+        provider = self._providers.get(call.service)
+        method = provider.find_operation(call.operation.name) if provider else None
+        if method is None:
+            raise NotImplementedOperationError(
+                f"The operation {call.operation.name} of service {call.service} is not implemented by dockyard yet."
+            )
+        ctx = RequestContext(principal=key.principal, region=signature.region, request_id=request_id, now=now)
+        try:
+            if call.service in _INLINE_SERVICES:
+                result = method(ctx, call.params)
+            else:
+                result = await run_in_threadpool(method, ctx, call.params)
+        except ApiError as error:
+            return self._error_response(error, request_id, is_query=call.is_query, service=call.service)
+        if call.is_query:
+            return serialize_query_response(call.operation, result, request_id)
+        return serialize_json_response(call.operation, result)
+
+    def _resolve(self, request: Request, body: bytes, signing_service: str) -> _Call:
+        target = request.headers.get("x-amz-target")
+        if target is not None:
+            service_model, operation = self._catalog.resolve_target(target)
+            return _Call(service_model.service_name, operation, parse_json_request(operation, body), False)
+        if signing_service not in self._catalog.query_services:
+            raise UnknownOperationError("Missing X-Amz-Target header.")
+        service_model = self._catalog.service(signing_service)
+        operation, params = parse_query_request(service_model, body, request.url.query)
+        return _Call(signing_service, operation, params, True)
+
+    def _error_response(
+        self, error: ApiError, request_id: str, *, is_query: bool, service: str | None
+    ) -> WireResponse:
+        fault = not error.sender_fault or (
+            service is not None and self._catalog.is_server_fault(service, error.code)
+        )
+        if not is_query:
+            return serialize_json_error(error, server_fault=fault)
+        code = _QUERY_AUTH_CODES.get(error.code)
+        if code is not None:
+            error = ApiError(error.message, code=code, status=error.status)
+        return serialize_query_error(error, request_id, server_fault=fault)
+
+
+def _signed_request(request: Request, body: bytes) -> SignedRequest:
+    scope = request.scope
+    return SignedRequest(
+        method=scope["method"],
+        path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        query_string=scope["query_string"].decode("latin-1"),
+        headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
+        body_sha256=hashlib.sha256(body).hexdigest(),
+    )

@@ -1,0 +1,37 @@
+"""What ``dockyard up`` prints: where it is, who you are, and the lines to paste into a shell."""
+
+from __future__ import annotations
+
+from dockyard import __version__
+from dockyard.core.settings import ServerSettings
+from dockyard.store.credentials import AccessKey
+
+
+def endpoint_url(settings: ServerSettings) -> str:
+    host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0", "::", "::1"} else settings.host  # noqa: S104
+    return f"http://{host}:{settings.port}"
+
+
+def up_banner(settings: ServerSettings, key: AccessKey) -> str:
+    endpoint = endpoint_url(settings)
+    return "\n".join(
+        [
+            f"dockyard {__version__} is up at {endpoint}",
+            f"  data dir   {settings.data_dir}",
+            f"  account    {key.principal.account_id} ({key.principal.arn})",
+            "",
+            "Paste these lines into your shell to use the aws CLI and boto3:",
+            "",
+            "unset AWS_PROFILE AWS_SESSION_TOKEN",
+            f"export AWS_ENDPOINT_URL={endpoint}",
+            f"export AWS_ACCESS_KEY_ID={key.access_key_id}",
+            f"export AWS_SECRET_ACCESS_KEY={key.secret_access_key}",
+            f"export AWS_DEFAULT_REGION={settings.default_region}",
+            "",
+            "Then try:",
+            "  aws sts get-caller-identity",
+            "  aws ecs create-cluster --cluster-name demo",
+            "  aws ecs list-clusters",
+            "",
+        ]
+    )

@@ -1,0 +1,152 @@
+"""The ``dockyard`` command: ``server``, ``up``, ``keys`` and ``version``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from dockyard import __version__
+from dockyard.api.app import Runtime, create_app, open_runtime
+from dockyard.api.observability import configure_logging
+from dockyard.cli.banner import up_banner
+from dockyard.core.clock import system_clock
+from dockyard.core.settings import ServerSettings, load_settings
+from dockyard.store.credentials import CredentialStore
+
+GRACEFUL_SHUTDOWN_S = 10
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.run(args)
+    except (ValueError, OSError) as exc:
+        print(f"dockyard: {exc}", file=sys.stderr)
+        return 1
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dockyard", description="AWS container services, self-hosted.")
+    commands = parser.add_subparsers(title="commands")
+
+    server = commands.add_parser("server", help="run the control plane and registry on one port")
+    _add_server_flags(server)
+    server.set_defaults(run=_run_server)
+
+    up = commands.add_parser("up", help="run everything locally and print how to use it")
+    _add_server_flags(up)
+    up.set_defaults(run=_run_up)
+
+    keys = commands.add_parser("keys", help="manage access keys and accounts")
+    _add_store_flags(keys)
+    key_commands = keys.add_subparsers(title="keys commands")
+    create = key_commands.add_parser("create", help="create an access key (in a new account by default)")
+    create.add_argument("--user", required=True, help="IAM-style user name the key belongs to")
+    create.add_argument("--account", help="12-digit account id (default: a new account)")
+    create.set_defaults(run=_run_keys_create)
+    listing = key_commands.add_parser("list", help="list access keys")
+    listing.set_defaults(run=_run_keys_list)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(run=lambda _args: print(f"dockyard {__version__}") or 0)
+    return parser
+
+
+def _add_store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--data-dir", type=Path, help="state directory (default ~/.local/share/dockyard)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    _add_store_flags(parser)
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 4566)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    overrides = {
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "log_level": getattr(args, "log_level", None),
+    }
+    return load_settings(config_file=args.config, environ=os.environ, overrides=overrides)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = open_runtime(settings)
+    _serve(runtime, _bind(settings))
+    return 0
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = open_runtime(settings)
+    sock = _bind(settings)
+    print(up_banner(settings, runtime.root_key), flush=True)
+    _serve(runtime, sock)
+    return 0
+
+
+def _bind(settings: ServerSettings) -> socket.socket:
+    """Bind the listening socket first, so a taken port fails before anything is printed as ready."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+    sock.listen(1024)
+    return sock
+
+
+def _serve(runtime: Runtime, sock: socket.socket) -> None:
+    config = uvicorn.Config(
+        create_app(runtime),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _run_keys_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runtime = open_runtime(settings)
+    key = CredentialStore(runtime.db).create_key(system_clock(), account_id=args.account, user_name=args.user)
+    print(f"account           {key.principal.account_id}")
+    print(f"arn               {key.principal.arn}")
+    print(f"access key id     {key.access_key_id}")
+    print(f"secret access key {key.secret_access_key}")
+    return 0
+
+
+def _run_keys_list(args: argparse.Namespace) -> int:
+    runtime = open_runtime(_settings(args))
+    for key in CredentialStore(runtime.db).list_keys():
+        print(f"{key.access_key_id}  {key.principal.account_id}  {key.principal.arn}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""ECS operations on clusters and tags.
+
+Each method receives validated parameters and returns a dict shaped like the operation's output; the
+gateway serializes it. State lives in the store; every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from dockyard.core.arn import parse_arn
+from dockyard.core.context import RequestContext
+from dockyard.services.base import Params, Provider, Result
+from dockyard.services.ecs import naming
+from dockyard.services.ecs.errors import (
+    ClusterNotFoundException,
+    InvalidParameterException,
+)
+from dockyard.store import clusters as cluster_store
+from dockyard.store import tags as tag_store
+from dockyard.store.clusters import ACTIVE, INACTIVE, ClusterRecord
+from dockyard.store.database import Database
+
+LIST_PAGE_MAX = 100
+DESCRIBE_CLUSTERS_MAX = 100
+MAX_TAGS = 50
+DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
+
+
+class EcsProvider(Provider):
+    service_name = "ecs"
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- clusters ------------------------------------------------------------------------------------------
+
+    def create_cluster(self, ctx: RequestContext, params: Params) -> Result:
+        name = naming.validate_cluster_name(params.get("clusterName") or naming.DEFAULT_CLUSTER)
+        tags = _tag_pairs(params.get("tags", []))
+        arn = naming.cluster_arn(ctx.region, ctx.account_id, name)
+        desired = ClusterRecord(
+            account_id=ctx.account_id,
+            region=ctx.region,
+            name=name,
+            arn=arn,
+            status=ACTIVE,
+            settings=_merge_settings(params.get("settings", [])),
+            configuration=params.get("configuration"),
+            service_connect_defaults=params.get("serviceConnectDefaults"),
+            capacity_providers=list(params.get("capacityProviders", [])),
+            default_capacity_provider_strategy=list(params.get("defaultCapacityProviderStrategy", [])),
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        with self._db.write() as tx:
+            existing = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name)
+            if existing is None:
+                cluster_store.insert_cluster(tx, desired)
+                record = desired
+            elif existing.status == ACTIVE:
+                # CreateCluster is idempotent: an existing active cluster is returned as it is.
+                record = existing
+            else:
+                record = cluster_store.save_cluster(tx, _reactivated(existing, desired))
+            if tags:
+                tag_store.put_tags(tx, ctx.account_id, arn, tags)
+            stored_tags = tag_store.list_tags(tx, ctx.account_id, arn)
+        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES)}
+
+    def describe_clusters(self, ctx: RequestContext, params: Params) -> Result:
+        references: list[str] = list(params.get("clusters") or [naming.DEFAULT_CLUSTER])
+        if len(references) > DESCRIBE_CLUSTERS_MAX:
+            raise InvalidParameterException(f"Clusters cannot have more than {DESCRIBE_CLUSTERS_MAX} elements")
+        include = frozenset(params.get("include", []))
+        names = {ref: self._visible_name(ctx, ref) for ref in references}
+        with self._db.read() as tx:
+            found = cluster_store.find_clusters(tx, ctx.account_id, ctx.region, filter(None, names.values()))
+            tags = {r.arn: tag_store.list_tags(tx, ctx.account_id, r.arn) for r in found.values()} if "TAGS" in include else {}
+        result: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
+        for reference, name in names.items():
+            record = found.get(name) if name is not None else None
+            if record is None:
+                failures.append({"arn": _missing_arn(ctx, reference), "reason": "MISSING"})
+            else:
+                result.append(_cluster_view(record, tags.get(record.arn, []), include))
+        return {"clusters": result, "failures": failures}
+
+    def list_clusters(self, ctx: RequestContext, params: Params) -> Result:
+        limit = params.get("maxResults") or LIST_PAGE_MAX
+        if not 1 <= limit <= LIST_PAGE_MAX:
+            raise InvalidParameterException(f"maxResults must be between 1 and {LIST_PAGE_MAX}.")
+        after = _decode_token(params.get("nextToken"))
+        with self._db.read() as tx:
+            arns = cluster_store.list_active_cluster_arns(
+                tx, ctx.account_id, ctx.region, after_arn=after, limit=limit + 1
+            )
+        page, more = arns[:limit], len(arns) > limit
+        result: Result = {"clusterArns": page}
+        if more:
+            result["nextToken"] = _encode_token(page[-1])
+        return result
+
+    def delete_cluster(self, ctx: RequestContext, params: Params) -> Result:
+        name = self._visible_name(ctx, params["cluster"])
+        with self._db.write() as tx:
+            record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
+            if record is None or record.status != ACTIVE:
+                raise ClusterNotFoundException()
+            deleted = cluster_store.save_cluster(tx, _with_status(record, INACTIVE, ctx))
+            stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
+        return {"cluster": _cluster_view(deleted, stored_tags, _ALL_INCLUDES)}
+
+    # --- tags ----------------------------------------------------------------------------------------------
+
+    def tag_resource(self, ctx: RequestContext, params: Params) -> Result:
+        tags = _tag_pairs(params["tags"])
+        with self._db.write() as tx:
+            arn = self._existing_resource_arn(ctx, tx, params["resourceArn"])
+            current = dict(tag_store.list_tags(tx, ctx.account_id, arn))
+            if len(current.keys() | {key for key, _ in tags}) > MAX_TAGS:
+                raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+            tag_store.put_tags(tx, ctx.account_id, arn, tags)
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, params: Params) -> Result:
+        with self._db.write() as tx:
+            arn = self._existing_resource_arn(ctx, tx, params["resourceArn"])
+            tag_store.remove_tags(tx, ctx.account_id, arn, params["tagKeys"])
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: Params) -> Result:
+        with self._db.read() as tx:
+            arn = self._existing_resource_arn(ctx, tx, params["resourceArn"])
+            tags = tag_store.list_tags(tx, ctx.account_id, arn)
+        return {"tags": _tag_list(tags)}
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _visible_name(self, ctx: RequestContext, reference: str) -> str | None:
+        return naming.cluster_name_from_reference(reference, region=ctx.region, account_id=ctx.account_id)
+
+    def _existing_resource_arn(self, ctx: RequestContext, tx: Any, resource_arn: str) -> str:
+        """The ARN of a taggable resource the caller can see, or the ECS error AWS gives for it."""
+        arn = parse_arn(resource_arn)
+        if arn is None or arn.service != "ecs":
+            raise InvalidParameterException("The ARN provided is invalid.")
+        if arn.resource_type != "cluster":
+            raise InvalidParameterException(f"Tagging is not supported for this resource type: {resource_arn}")
+        name = self._visible_name(ctx, resource_arn)
+        record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
+        if record is None:
+            raise ClusterNotFoundException("The specified cluster is not found.")
+        return record.arn
+
+
+_ALL_INCLUDES = frozenset({"TAGS", "SETTINGS", "CONFIGURATIONS", "ATTACHMENTS", "STATISTICS"})
+
+
+def _cluster_view(record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str]) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "clusterArn": record.arn,
+        "clusterName": record.name,
+        "status": record.status,
+        "registeredContainerInstancesCount": 0,
+        "runningTasksCount": 0,
+        "pendingTasksCount": 0,
+        "activeServicesCount": 0,
+        "statistics": [],
+        "capacityProviders": record.capacity_providers,
+        "defaultCapacityProviderStrategy": record.default_capacity_provider_strategy,
+    }
+    if "TAGS" in include:
+        view["tags"] = _tag_list(tags)
+    if "SETTINGS" in include:
+        view["settings"] = record.settings
+    if "CONFIGURATIONS" in include and record.configuration is not None:
+        view["configuration"] = record.configuration
+    if record.service_connect_defaults is not None:
+        view["serviceConnectDefaults"] = record.service_connect_defaults
+    return view
+
+
+def _merge_settings(requested: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    merged = {s["name"]: dict(s) for s in DEFAULT_SETTINGS}
+    for setting in requested:
+        merged[setting["name"]] = dict(setting)
+    return list(merged.values())
+
+
+def _reactivated(existing: ClusterRecord, desired: ClusterRecord) -> ClusterRecord:
+    return replace(desired, created_at=existing.created_at, version=existing.version)
+
+
+def _with_status(record: ClusterRecord, status: str, ctx: RequestContext) -> ClusterRecord:
+    return replace(record, status=status, updated_at=ctx.now)
+
+
+def _missing_arn(ctx: RequestContext, reference: str) -> str:
+    if reference.startswith("arn:"):
+        return reference
+    return naming.cluster_arn(ctx.region, ctx.account_id, reference)
+
+
+def _tag_pairs(tags: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+    pairs: dict[str, str] = {}
+    for tag in tags:
+        key, value = tag.get("key"), tag.get("value", "")
+        if not key:
+            raise InvalidParameterException("Tag keys must not be empty.")
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for AWS use.")
+        pairs[key] = value
+    return list(pairs.items())
+
+
+def _tag_list(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in tags]
+
+
+def _encode_token(last_arn: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"after": last_arn})).decode()
+
+
+def _decode_token(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        after = orjson.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidParameterException("Invalid nextToken.") from exc
+    if not isinstance(after, str):
+        raise InvalidParameterException("Invalid nextToken.")
+    return after

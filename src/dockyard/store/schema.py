@@ -1,0 +1,106 @@
+"""The relational schema, declared once with SQLAlchemy Core; Alembic migrations create it.
+
+Every resource row carries ``account_id`` and ``region``: queries always filter on both, so no request
+ever sees another account's resources.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stamp: datetime = value
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    Column("secret_access_key", String(128), nullable=False),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False, index=True),
+    Column("user_name", String(64), nullable=True),
+    Column("user_id", String(64), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("is_root", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("configuration", Text, nullable=True),
+    Column("service_connect_defaults", Text, nullable=True),
+    Column("capacity_providers", Text, nullable=False),
+    Column("default_capacity_provider_strategy", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("account_id", "region", "name", name="uq_clusters_account_region_name"),
+)
+
+resource_tags = Table(
+    "resource_tags",
+    metadata,
+    Column("resource_arn", String(2048), nullable=False),
+    Column("tag_key", String(128), nullable=False),
+    Column("tag_value", String(256), nullable=False),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("resource_arn", "tag_key"),
+)

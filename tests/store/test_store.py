@@ -158,7 +158,7 @@ def test_concurrent_writers_all_commit(db: Database, account: str) -> None:
         try:
             with db.write() as tx:
                 cluster_store.insert_cluster(tx, make_cluster(account, f"par{i}"))
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=create, args=(i,)) for i in range(16)]
@@ -173,7 +173,9 @@ def test_concurrent_writers_all_commit(db: Database, account: str) -> None:
 
 
 def test_naive_datetimes_are_refused(db: Database, account: str) -> None:
-    naive = ClusterRecord(**{**_fields(make_cluster(account, "naive")), "created_at": NOW.replace(tzinfo=None)})
+    naive = ClusterRecord(
+        **{**_fields(make_cluster(account, "naive")), "created_at": NOW.replace(tzinfo=None)}
+    )
     with pytest.raises(Exception, match="naive"), db.write() as tx:
         cluster_store.insert_cluster(tx, naive)
 

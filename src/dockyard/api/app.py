@@ -46,7 +46,9 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
     """Open (and migrate) the store and make sure the root key exists."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.resolved_database_url)
-    root_key = CredentialStore(db).ensure_root_key(clock(), settings.access_key_id, settings.secret_access_key)
+    root_key = CredentialStore(db).ensure_root_key(
+        clock(), settings.access_key_id, settings.secret_access_key
+    )
     return Runtime(settings, db, root_key)
 
 
@@ -72,7 +74,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/", gateway, methods=["POST", "GET"]),
+            Route("/", gateway.handle, methods=["POST", "GET"]),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -25,7 +25,11 @@ from starlette.responses import Response
 from dockyard.api.auth.sigv4 import SignedRequest, verify_sigv4
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
-from dockyard.api.protocol.json_protocol import parse_json_request, serialize_json_error, serialize_json_response
+from dockyard.api.protocol.json_protocol import (
+    parse_json_request,
+    serialize_json_error,
+    serialize_json_response,
+)
 from dockyard.api.protocol.query_protocol import (
     parse_query_request,
     serialize_query_error,
@@ -78,7 +82,8 @@ class AwsGateway:
         self._keys = keys
         self._clock = clock
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
+        """Answer one AWS API request; never raises."""
         request_id: str = request.scope["state"]["request_id"]
         is_query = "x-amz-target" not in request.headers
         try:
@@ -106,7 +111,8 @@ class AwsGateway:
         method = provider.find_operation(call.operation.name) if provider else None
         if method is None:
             raise NotImplementedOperationError(
-                f"The operation {call.operation.name} of service {call.service} is not implemented by dockyard yet."
+                f"The operation {call.operation.name} of service {call.service} "
+                "is not implemented by dockyard yet."
             )
         ctx = RequestContext(principal=key.principal, region=signature.region, request_id=request_id, now=now)
         try:
@@ -125,18 +131,19 @@ class AwsGateway:
         if target is not None:
             service_model, operation = self._catalog.resolve_target(target)
             return _Call(service_model.service_name, operation, parse_json_request(operation, body), False)
-        if signing_service not in self._catalog.query_services:
+        if signing_service not in self._catalog.service_names:
             raise UnknownOperationError("Missing X-Amz-Target header.")
         service_model = self._catalog.service(signing_service)
+        if service_model.protocol != "query":
+            raise UnknownOperationError("Missing X-Amz-Target header.")
         operation, params = parse_query_request(service_model, body, request.url.query)
         return _Call(signing_service, operation, params, True)
 
     def _error_response(
         self, error: ApiError, request_id: str, *, is_query: bool, service: str | None
     ) -> WireResponse:
-        fault = not error.sender_fault or (
-            service is not None and self._catalog.is_server_fault(service, error.code)
-        )
+        # A provider error whose shape the model marks as a fault is a 500; other errors keep their status.
+        fault = service is not None and self._catalog.is_server_fault(service, error.code)
         if not is_query:
             return serialize_json_error(error, server_fault=fault)
         code = _QUERY_AUTH_CODES.get(error.code)

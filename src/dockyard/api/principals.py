@@ -18,8 +18,13 @@ CACHE_TTL_S = 5.0
 
 
 class KeyResolver:
-    def __init__(self, store: CredentialStore, *, ttl_s: float = CACHE_TTL_S,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: CredentialStore,
+        *,
+        ttl_s: float = CACHE_TTL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._ttl_s = ttl_s
         self._monotonic = monotonic

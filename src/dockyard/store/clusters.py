@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from dockyard.store.schema import clusters
 
@@ -35,7 +35,9 @@ class ClusterRecord:
     version: int = 1
 
 
-def find_clusters(conn: Connection, account_id: str, region: str, names: Iterable[str]) -> dict[str, ClusterRecord]:
+def find_clusters(
+    conn: Connection, account_id: str, region: str, names: Iterable[str]
+) -> dict[str, ClusterRecord]:
     """The clusters of ``names`` that exist (in any status), keyed by name."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
@@ -102,7 +104,7 @@ def _to_row(record: ClusterRecord) -> dict[str, Any]:
     }
 
 
-def _to_record(row: Mapping[str, Any]) -> ClusterRecord:
+def _to_record(row: RowMapping) -> ClusterRecord:
     return ClusterRecord(
         account_id=row["account_id"],
         region=row["region"],

@@ -50,7 +50,9 @@ class CredentialStore:
 
     def find_key(self, access_key_id: str) -> AccessKey | None:
         with self._db.read() as conn:
-            row = conn.execute(select(access_keys).where(access_keys.c.access_key_id == access_key_id)).first()
+            row = conn.execute(
+                select(access_keys).where(access_keys.c.access_key_id == access_key_id)
+            ).first()
         return None if row is None else _to_access_key(row._mapping)
 
     def list_keys(self) -> list[AccessKey]:
@@ -72,13 +74,15 @@ class CredentialStore:
         key, replacing the secret of an existing key of that id; otherwise the stored root key is kept.
         """
         with self._db.write() as conn:
-            account_id = _root_account_id(conn) or _insert_account(conn, new_account_id(), ROOT_ACCOUNT_NAME, now)
+            account_id = _root_account_id(conn) or _insert_account(
+                conn, new_account_id(), ROOT_ACCOUNT_NAME, now
+            )
             if access_key_id and secret:
                 existing = conn.execute(
                     select(access_keys.c.account_id).where(access_keys.c.access_key_id == access_key_id)
                 ).first()
                 if existing is None:
-                    _insert_key(conn, account_id, access_key_id, secret, None, now)
+                    _insert_key(conn, account_id, access_key_id, secret, user_name=None, now=now)
                 else:
                     conn.execute(
                         update(access_keys)
@@ -86,7 +90,9 @@ class CredentialStore:
                         .values(secret_access_key=secret)
                     )
             elif _stored_root_key_id(conn) is None:
-                _insert_key(conn, account_id, new_access_key_id(), new_secret_access_key(), None, now)
+                _insert_key(
+                    conn, account_id, new_access_key_id(), new_secret_access_key(), user_name=None, now=now
+                )
         key = self.find_key(access_key_id) if access_key_id and secret else self.root_key()
         assert key is not None
         return key
@@ -96,10 +102,13 @@ class CredentialStore:
         with self._db.write() as conn:
             if account_id is None:
                 account_id = _insert_account(conn, new_account_id(), user_name, now)
-            elif conn.execute(select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first() is None:
+            elif (
+                conn.execute(select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first()
+                is None
+            ):
                 _insert_account(conn, account_id, user_name, now)
             key_id = new_access_key_id()
-            _insert_key(conn, account_id, key_id, new_secret_access_key(), user_name, now)
+            _insert_key(conn, account_id, key_id, new_secret_access_key(), user_name=user_name, now=now)
         key = self.find_key(key_id)
         assert key is not None
         return key
@@ -121,7 +130,7 @@ def _insert_account(conn: Connection, account_id: str, name: str, now: datetime)
 
 
 def _insert_key(
-    conn: Connection, account_id: str, key_id: str, secret: str, user_name: str | None, now: datetime
+    conn: Connection, account_id: str, key_id: str, secret: str, *, user_name: str | None, now: datetime
 ) -> None:
     is_root = user_name is None
     arn = f"arn:aws:iam::{account_id}:root" if is_root else f"arn:aws:iam::{account_id}:user/{user_name}"

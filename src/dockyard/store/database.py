@@ -38,8 +38,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed when the block exits normally, rolled back otherwise."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(dockyard_write=True)
+        with self.engine.connect() as plain:
+            conn = plain.execution_options(dockyard_write=True)
             with conn.begin():
                 yield conn
 

@@ -44,6 +44,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         stamp: datetime = value
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",

@@ -58,7 +58,9 @@ def remove_tags(conn: Connection, account_id: str, arn: str, keys: Iterable[str]
 
 def remove_all_tags(conn: Connection, account_id: str, arn: str) -> None:
     conn.execute(
-        delete(resource_tags).where(resource_tags.c.account_id == account_id, resource_tags.c.resource_arn == arn)
+        delete(resource_tags).where(
+            resource_tags.c.account_id == account_id, resource_tags.c.resource_arn == arn
+        )
     )
 
 

@@ -34,7 +34,9 @@ def cluster_name_from_reference(reference: str | None, *, region: str, account_i
         return DEFAULT_CLUSTER
     if not reference.startswith("arn:"):
         if not _CLUSTER_NAME.fullmatch(reference):
-            raise InvalidParameterException(f"Cluster must match ^[a-zA-Z0-9\\-_]{{1,255}}$, but was {reference}")
+            raise InvalidParameterException(
+                f"Cluster must match ^[a-zA-Z0-9\\-_]{{1,255}}$, but was {reference}"
+            )
         return reference
     arn = parse_arn(reference)
     if arn is None or arn.service != "ecs" or arn.resource_type != "cluster":

@@ -77,12 +77,18 @@ class EcsProvider(Provider):
     def describe_clusters(self, ctx: RequestContext, params: Params) -> Result:
         references: list[str] = list(params.get("clusters") or [naming.DEFAULT_CLUSTER])
         if len(references) > DESCRIBE_CLUSTERS_MAX:
-            raise InvalidParameterException(f"Clusters cannot have more than {DESCRIBE_CLUSTERS_MAX} elements")
+            raise InvalidParameterException(
+                f"Clusters cannot have more than {DESCRIBE_CLUSTERS_MAX} elements"
+            )
         include = frozenset(params.get("include", []))
         names = {ref: self._visible_name(ctx, ref) for ref in references}
         with self._db.read() as tx:
             found = cluster_store.find_clusters(tx, ctx.account_id, ctx.region, filter(None, names.values()))
-            tags = {r.arn: tag_store.list_tags(tx, ctx.account_id, r.arn) for r in found.values()} if "TAGS" in include else {}
+            tags = (
+                {r.arn: tag_store.list_tags(tx, ctx.account_id, r.arn) for r in found.values()}
+                if "TAGS" in include
+                else {}
+            )
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():
@@ -153,7 +159,9 @@ class EcsProvider(Provider):
         if arn is None or arn.service != "ecs":
             raise InvalidParameterException("The ARN provided is invalid.")
         if arn.resource_type != "cluster":
-            raise InvalidParameterException(f"Tagging is not supported for this resource type: {resource_arn}")
+            raise InvalidParameterException(
+                f"Tagging is not supported for this resource type: {resource_arn}"
+            )
         name = self._visible_name(ctx, resource_arn)
         record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
         if record is None:
@@ -164,7 +172,9 @@ class EcsProvider(Provider):
 _ALL_INCLUDES = frozenset({"TAGS", "SETTINGS", "CONFIGURATIONS", "ATTACHMENTS", "STATISTICS"})
 
 
-def _cluster_view(record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str]) -> dict[str, Any]:
+def _cluster_view(
+    record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str]
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "clusterArn": record.arn,
         "clusterName": record.name,

@@ -1,0 +1,109 @@
+"""The service models dockyard speaks, loaded once from botocore's own data files.
+
+Everything protocol-related (targets, shapes, error faults) is derived from these models; nothing is
+hand-written per operation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import botocore.loaders
+from botocore.model import OperationModel, ServiceModel
+
+from dockyard.core.errors import UnknownOperationError
+
+#: The services served by dockyard: the JSON 1.1 ones are addressed by ``X-Amz-Target``, STS by ``Action``.
+SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts")
+
+
+class ServiceCatalog:
+    """The loaded botocore models of the served services, with lookups tuned for the request hot path."""
+
+    _default: ClassVar[ServiceCatalog | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, service_names: Iterable[str] = SERVED_SERVICES, *, loader: Any = None) -> None:
+        loader = loader if loader is not None else botocore.loaders.create_loader()
+        self._services: dict[str, ServiceModel] = {}
+        self._faults: dict[str, frozenset[str]] = {}
+        self._operation_names: dict[str, frozenset[str]] = {}
+        # targetPrefix -> (service, its operation names); resolved targets are memoised in ``_targets``.
+        self._prefixes: dict[str, tuple[ServiceModel, frozenset[str]]] = {}
+        self._targets: dict[str, tuple[ServiceModel, OperationModel]] = {}
+        for name in service_names:
+            raw = loader.load_service_model(name, "service-2")
+            model = ServiceModel(raw, service_name=name)
+            self._services[name] = model
+            self._faults[name] = _fault_codes(raw["shapes"])
+            self._operation_names[name] = frozenset(model.operation_names)
+            prefix = raw["metadata"].get("targetPrefix")
+            if prefix:
+                self._prefixes[prefix] = (model, self._operation_names[name])
+
+    @classmethod
+    def default(cls) -> ServiceCatalog:
+        """Return the process-wide catalog, loading the models on first use only."""
+        if cls._default is None:
+            with cls._default_lock:
+                if cls._default is None:
+                    cls._default = cls()
+        return cls._default
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """The names of the loaded services, in load order."""
+        return tuple(self._services)
+
+    def service(self, name: str) -> ServiceModel:
+        """Return the model of a served service; raise UnknownOperationError for any other name."""
+        try:
+            return self._services[name]
+        except KeyError:
+            raise UnknownOperationError(f"Service {name!r} is not supported.") from None
+
+    def operation(self, service_name: str, op_name: str) -> OperationModel:
+        """Return an operation of a served service; raise UnknownOperationError if it is not modelled."""
+        model = self.service(service_name)
+        if op_name not in self._operation_names[service_name]:
+            raise UnknownOperationError(f"Operation {op_name!r} is not supported by {service_name}.")
+        return model.operation_model(op_name)
+
+    def resolve_target(self, x_amz_target: str) -> tuple[ServiceModel, OperationModel]:
+        """Map a JSON 1.1 ``X-Amz-Target`` (``Prefix.Operation``) to its service and operation.
+
+        Raises UnknownOperationError, naming the target, when the prefix or the operation is unknown.
+        """
+        hit = self._targets.get(x_amz_target)
+        if hit is not None:
+            return hit
+        prefix, _, op_name = x_amz_target.partition(".")
+        entry = self._prefixes.get(prefix)
+        if entry is None or op_name not in entry[1]:
+            raise UnknownOperationError(f"Operation {x_amz_target!r} is not recognized.")
+        hit = (entry[0], entry[0].operation_model(op_name))
+        self._targets[x_amz_target] = hit
+        return hit
+
+    def is_server_fault(self, service_name: str, error_code: str) -> bool:
+        """Tell whether a modelled error of the service is a server fault (answered with status 500)."""
+        return error_code in self._faults.get(service_name, frozenset())
+
+
+def _fault_codes(shapes: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """Collect the codes of the error shapes marked ``"fault": true`` in a raw model.
+
+    botocore's parsed Shape drops the ``fault`` trait, hence the raw JSON. Both the shape name (the JSON
+    protocols' code) and an explicit ``error.code`` (the query protocol's code) are included.
+    """
+    codes: set[str] = set()
+    for name, shape in shapes.items():
+        if not shape.get("fault"):
+            continue
+        codes.add(name)
+        explicit = shape.get("error", {}).get("code")
+        if explicit:
+            codes.add(explicit)
+    return frozenset(codes)

@@ -159,3 +159,10 @@ def test_sts_errors_use_the_query_protocol_shape(server: ServerProcess) -> None:
     assert "<Code>SignatureDoesNotMatch</Code>" in response.text
     ok = signed_post(server, body=body, headers=headers, service="sts")
     assert ok.status_code == 200 and "<Arn>arn:aws:iam::" in ok.text
+
+
+def test_an_oversized_body_is_refused_with_413(server: ServerProcess) -> None:
+    body = b'{"clusterName": "' + b"x" * (33 * 1024 * 1024) + b'"}'
+    response = ecs_call(server, "CreateCluster", body=body)
+    assert response.status_code == 413
+    assert response.json()["__type"] == "RequestEntityTooLargeException"

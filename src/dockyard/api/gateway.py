@@ -56,6 +56,8 @@ _QUERY_AUTH_CODES = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
     "IncompleteSignatureException": "IncompleteSignature",
 }
+# The largest AWS JSON request we serve: ECR's UploadLayerPart carries up to 20 MiB, base64-encoded.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # Services whose provider does no I/O answer on the event loop; the rest run in a worker thread.
 _INLINE_SERVICES = frozenset({"sts"})
 
@@ -98,7 +100,7 @@ class AwsGateway:
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
     async def _handle(self, request: Request, request_id: str) -> WireResponse:
-        body = await request.body()
+        body = await _read_body(request, MAX_REQUEST_BYTES)
         now = self._clock()
         signature = verify_sigv4(_signed_request(request, body), now=now, lookup_secret=self._keys.secret_for)
         key = self._keys.find(signature.access_key_id)
@@ -150,6 +152,24 @@ class AwsGateway:
         if code is not None:
             error = ApiError(error.message, code=code, status=error.status)
         return serialize_query_error(error, request_id, server_fault=fault)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 as soon as it is known to exceed ``limit`` bytes."""
+    too_large = ApiError(
+        f"Request body exceeds {limit} bytes.", code="RequestEntityTooLargeException", status=413
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _signed_request(request: Request, body: bytes) -> SignedRequest:

@@ -1,0 +1,79 @@
+"""Pure parts: settings precedence, ECS naming rules, operation dispatch names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.core.arn import parse_arn
+from dockyard.core.settings import load_settings
+from dockyard.services.base import operation_method_name
+from dockyard.services.ecs import naming
+from dockyard.services.ecs.errors import InvalidParameterException
+
+
+def test_settings_precedence_default_file_env_flags(tmp_path: Path) -> None:
+    config = tmp_path / "dockyard.toml"
+    config.write_text('port = 5000\nhost = "0.0.0.0"\nlog_level = "debug"\n')
+    assert load_settings().port == 4566
+    assert load_settings(config_file=config).port == 5000
+    env = {"DOCKYARD_PORT": "6000", "DOCKYARD_DATA_DIR": str(tmp_path / "d")}
+    from_env = load_settings(config_file=config, environ=env)
+    assert (from_env.port, from_env.host, from_env.data_dir) == (6000, "0.0.0.0", tmp_path / "d")
+    flagged = load_settings(config_file=config, environ=env, overrides={"port": 7000, "host": None})
+    assert (flagged.port, flagged.host) == (7000, "0.0.0.0")
+    assert flagged.resolved_database_url == f"sqlite:///{tmp_path / 'd' / 'dockyard.db'}"
+
+
+def test_settings_refuse_unknown_keys_and_bad_values(tmp_path: Path) -> None:
+    config = tmp_path / "dockyard.toml"
+    config.write_text("prot = 1\n")
+    with pytest.raises(ValueError, match="prot"):
+        load_settings(config_file=config)
+    with pytest.raises(ValueError, match="port"):
+        load_settings(environ={"DOCKYARD_PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"),
+    [
+        ("CreateCluster", "create_cluster"),
+        ("GetCallerIdentity", "get_caller_identity"),
+        ("ListTagsForResource", "list_tags_for_resource"),
+        ("BatchGetImage", "batch_get_image"),
+        ("GetDownloadUrlForLayer", "get_download_url_for_layer"),
+    ],
+)
+def test_operation_method_names(operation: str, method: str) -> None:
+    assert operation_method_name(operation) == method
+
+
+def test_cluster_references_resolve_within_account_and_region() -> None:
+    resolve = naming.cluster_name_from_reference
+    assert resolve(None, region="us-east-1", account_id="111111111111") == "default"
+    assert resolve("web_1-a", region="us-east-1", account_id="111111111111") == "web_1-a"
+    own = naming.cluster_arn("us-east-1", "111111111111", "web")
+    assert resolve(own, region="us-east-1", account_id="111111111111") == "web"
+    assert resolve(own, region="us-east-1", account_id="222222222222") is None
+    assert resolve(own, region="eu-west-1", account_id="111111111111") is None
+    for bad in (
+        "bad name",
+        "x" * 256,
+        "arn:aws:ecs:us-east-1:1:service/web",
+        "arn:aws:ecs:us-east-1:1:cluster/",
+    ):
+        with pytest.raises(InvalidParameterException):
+            resolve(bad, region="us-east-1", account_id="111111111111")
+
+
+def test_arn_parsing() -> None:
+    arn = parse_arn("arn:aws:ecs:us-east-1:123456789012:cluster/web")
+    assert arn is not None and (arn.service, arn.account_id, arn.resource_type) == (
+        "ecs",
+        "123456789012",
+        "cluster",
+    )
+    assert str(arn) == "arn:aws:ecs:us-east-1:123456789012:cluster/web"
+    assert parse_arn("arn:other:ecs:r:a:cluster/x") is None
+    assert parse_arn("cluster/x") is None

@@ -25,6 +25,7 @@ from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.core.clock import Clock, system_clock
 from dockyard.core.settings import ServerSettings
 from dockyard.services.base import Provider
+from dockyard.services.ecr.provider import EcrProvider, RegistryTokens
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.credentials import AccessKey, CredentialStore
@@ -53,7 +54,16 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
 
 
 def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
-    providers: dict[str, Provider] = {p.service_name: p for p in (EcsProvider(runtime.db), StsProvider())}
+    settings = runtime.settings
+    ecr = EcrProvider(
+        runtime.db,
+        registry_host=settings.resolved_registry_host,
+        endpoint_url=f"http://{settings.resolved_registry_host}",
+        tokens=RegistryTokens(runtime.db, clock()),
+    )
+    providers: dict[str, Provider] = {
+        p.service_name: p for p in (EcsProvider(runtime.db), ecr, StsProvider())
+    }
     gateway = AwsGateway(
         catalog=ServiceCatalog.default(),
         providers=providers,

@@ -36,6 +36,10 @@ class ServerSettings:
     database_url: str | None = None
     """SQLAlchemy URL of the store; ``None`` means SQLite at ``<data_dir>/dockyard.db``."""
 
+    registry_host: str | None = None
+    """Host (and port) that repository URIs advertise, e.g. ``registry.example.com``; default
+    ``localhost:<port>``."""
+
     default_region: str = "us-east-1"
     """Region used where a request carries none (the SigV4 scope always wins)."""
 
@@ -47,6 +51,10 @@ class ServerSettings:
 
     secret_access_key: str | None = None
     """Root secret key, see ``access_key_id``."""
+
+    @property
+    def resolved_registry_host(self) -> str:
+        return self.registry_host or f"localhost:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

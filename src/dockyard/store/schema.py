@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Dialect,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -104,4 +106,89 @@ resource_tags = Table(
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("position", Integer, nullable=False),
     PrimaryKeyConstraint("resource_arn", "tag_key"),
+)
+
+# --- ECR: repositories, images, tags, and the blobs each repository may read ---
+
+ecr_repositories = Table(
+    "ecr_repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("tag_mutability", String(32), nullable=False),
+    Column("mutability_exclusions", Text, nullable=False),
+    Column("scan_on_push", Integer, nullable=False),
+    Column("encryption", Text, nullable=False),
+    Column("policy_text", Text, nullable=True),
+    Column("lifecycle_policy_text", Text, nullable=True),
+    Column("lifecycle_updated_at", UtcDateTime(), nullable=True),
+    Column("lifecycle_preview_text", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_ecr_repositories_account_region_name"),
+)
+
+ecr_images = Table(
+    "ecr_images",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(160), nullable=False),
+    Column("media_type", String(256), nullable=False),
+    Column("artifact_type", String(256), nullable=True),
+    Column("subject_digest", String(160), nullable=True),
+    Column("manifest", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("pushed_at", UtcDateTime(), nullable=False),
+    Column("last_pulled_at", UtcDateTime(), nullable=True),
+    PrimaryKeyConstraint("repository_id", "digest", name="pk_ecr_images"),
+)
+
+ecr_tags = Table(
+    "ecr_tags",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("digest", String(160), nullable=False),
+    Column("tagged_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("repository_id", "tag", name="pk_ecr_tags"),
+)
+
+# What each image's manifest references: blobs (config, layers) and, for indexes, child manifests.
+ecr_image_refs = Table(
+    "ecr_image_refs",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("image_digest", String(160), nullable=False),
+    Column("ref_digest", String(160), nullable=False),
+    Column("kind", String(8), nullable=False),
+    PrimaryKeyConstraint("repository_id", "image_digest", "ref_digest", name="pk_ecr_image_refs"),
+)
+
+# A blob is readable through a repository only once linked to it (uploaded or mounted there).
+ecr_blob_links = Table(
+    "ecr_blob_links",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(160), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("linked_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("repository_id", "digest", name="pk_ecr_blob_links"),
+)
+
+ecr_uploads = Table(
+    "ecr_uploads",
+    metadata,
+    Column("upload_id", String(128), primary_key=True),
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+)
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,8 +26,12 @@ from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.core.clock import Clock, system_clock
 from dockyard.core.settings import ServerSettings
+from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.services.base import Provider
-from dockyard.services.ecr.provider import EcrProvider, RegistryTokens
+from dockyard.services.ecr.lifecycle_ops import run_registry_maintenance
+from dockyard.services.ecr.provider import EcrProvider
+from dockyard.services.ecr.registry import RegistryService
+from dockyard.services.ecr.tokens import RegistryTokens
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.credentials import AccessKey, CredentialStore
@@ -53,13 +59,25 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
     return Runtime(settings, db, root_key)
 
 
+async def _maintain_registry(registry: RegistryService, clock: Clock, interval_s: float) -> None:
+    """Apply lifecycle policies and collect garbage every ``interval_s`` seconds, forever."""
+    while True:
+        await anyio.sleep(interval_s)
+        try:
+            await anyio.to_thread.run_sync(run_registry_maintenance, registry, clock())
+        except Exception:
+            log.exception("registry maintenance failed; retrying at the next interval")
+
+
 def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
     settings = runtime.settings
+    registry = RegistryService(runtime.db, FilesystemBlobDriver(settings.data_dir / "registry"))
+    tokens = RegistryTokens(runtime.db, clock())
     ecr = EcrProvider(
-        runtime.db,
+        registry,
         registry_host=settings.resolved_registry_host,
         endpoint_url=f"http://{settings.resolved_registry_host}",
-        tokens=RegistryTokens(runtime.db, clock()),
+        tokens=tokens,
     )
     providers: dict[str, Provider] = {
         p.service_name: p for p in (EcsProvider(runtime.db), ecr, StsProvider())
@@ -76,8 +94,11 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        log.info("dockyard ready", extra={"host": runtime.settings.host, "port": runtime.settings.port})
-        yield
+        log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
+        async with anyio.create_task_group() as background:
+            background.start_soon(_maintain_registry, registry, clock, settings.maintenance_interval_s)
+            yield
+            background.cancel_scope.cancel()
         runtime.db.close()
         log.info("dockyard stopped")
 

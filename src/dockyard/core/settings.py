@@ -43,6 +43,9 @@ class ServerSettings:
     default_region: str = "us-east-1"
     """Region used where a request carries none (the SigV4 scope always wins)."""
 
+    maintenance_interval_s: float = 300.0
+    """Seconds between runs of the registry's lifecycle policies and garbage collection."""
+
     log_level: str = "info"
     """Logging level: debug, info, warning or error."""
 
@@ -63,7 +66,7 @@ class ServerSettings:
         return f"sqlite:///{self.data_dir / 'dockyard.db'}"
 
 
-_CONVERTERS: dict[str, Any] = {"data_dir": Path, "port": int}
+_CONVERTERS: dict[str, Any] = {"data_dir": Path, "port": int, "maintenance_interval_s": float}
 
 
 def _coerce(name: str, value: object) -> object:

@@ -325,11 +325,6 @@ def prune_unreferenced_links(conn: Connection, linked_before: datetime) -> int:
     return int(result.rowcount)
 
 
-def linked_digests(conn: Connection) -> set[str]:
-    """Every blob digest some repository links to (the garbage collector's live set)."""
-    return {str(row[0]) for row in conn.execute(select(ecr_blob_links.c.digest).distinct())}
-
-
 # --- uploads -------------------------------------------------------------------------------------------
 
 
@@ -436,3 +431,19 @@ def _replace_id(record: RepositoryRecord, new_id: int) -> RepositoryRecord:
 
 def _dump(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+def is_blob_linked(conn: Connection, digest: str) -> bool:
+    """Whether any repository links the blob (checked just before the collector deletes it)."""
+    return (
+        conn.execute(
+            select(ecr_blob_links.c.digest).where(ecr_blob_links.c.digest == digest).limit(1)
+        ).first()
+        is not None
+    )
+
+
+def repositories_with_lifecycle_policy(conn: Connection) -> list[RepositoryRecord]:
+    """Every repository, of every account, that has a lifecycle policy."""
+    rows = conn.execute(select(ecr_repositories).where(ecr_repositories.c.lifecycle_policy_text.is_not(None)))
+    return [_repository(row._mapping) for row in rows]

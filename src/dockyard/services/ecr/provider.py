@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime
-
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Provider, Result
+from dockyard.services.ecr.images import ImageOperations
+from dockyard.services.ecr.layers import LayerOperations
+from dockyard.services.ecr.lifecycle_ops import LifecycleOperations
+from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.repositories import RepositoryOperations
-from dockyard.services.ecr.tokens import (
-    TOKEN_LIFETIME,
-    RegistryGrant,
-    authorization_token,
-    issue_password,
-    verify_password,
-)
-from dockyard.store import ecr as store
-from dockyard.store.database import Database
-
-TOKEN_SECRET_NAME = "registry-token-key"  # noqa: S105 - the name of the secret, not a secret
+from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, RegistryTokens, authorization_token
 
 
-class RegistryTokens:
-    """Issues and checks registry passwords with a key kept in the store (so restarts keep tokens valid)."""
-
-    def __init__(self, db: Database, now: datetime) -> None:
-        with db.write() as tx:
-            self._key = store.get_or_create_secret(
-                tx, TOKEN_SECRET_NAME, secrets.token_urlsafe(32), now
-            ).encode()
-
-    def issue(self, grant: RegistryGrant) -> str:
-        return issue_password(self._key, grant)
-
-    def verify(self, password: str, now: datetime) -> RegistryGrant | None:
-        return verify_password(self._key, password, now)
-
-
-class EcrProvider(RepositoryOperations, Provider):
+class EcrProvider(RepositoryOperations, ImageOperations, LayerOperations, LifecycleOperations, Provider):
     service_name = "ecr"
 
     def __init__(
-        self, db: Database, *, registry_host: str, endpoint_url: str, tokens: RegistryTokens
+        self, registry: RegistryService, *, registry_host: str, endpoint_url: str, tokens: RegistryTokens
     ) -> None:
-        self._db = db
+        self._registry = registry
+        self._db = registry.db
         self._registry_host = registry_host
         self._endpoint_url = endpoint_url
         self._tokens = tokens

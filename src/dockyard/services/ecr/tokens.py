@@ -12,10 +12,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
+
+from dockyard.store import ecr as store
+from dockyard.store.database import Database
 
 TOKEN_LIFETIME = timedelta(hours=12)
 _VERSION = "v1"
@@ -81,3 +85,22 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+TOKEN_SECRET_NAME = "registry-token-key"  # noqa: S105 - the name of the secret, not a secret
+
+
+class RegistryTokens:
+    """Issues and checks registry passwords with a key kept in the store (so restarts keep tokens valid)."""
+
+    def __init__(self, db: Database, now: datetime) -> None:
+        with db.write() as tx:
+            self._key = store.get_or_create_secret(
+                tx, TOKEN_SECRET_NAME, secrets.token_urlsafe(32), now
+            ).encode()
+
+    def issue(self, grant: RegistryGrant) -> str:
+        return issue_password(self._key, grant)
+
+    def verify(self, password: str, now: datetime) -> RegistryGrant | None:
+        return verify_password(self._key, password, now)

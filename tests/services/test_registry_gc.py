@@ -1,0 +1,119 @@
+"""Online garbage collection: never removes what a push in progress needs, removes what nothing needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dockyard.registry.digest import digest_of
+from dockyard.registry.errors import BlobUnknown
+from dockyard.registry.memory import MemoryBlobDriver
+from dockyard.services.ecr.blobs import GC_GRACE, RegistryScope
+from dockyard.services.ecr.registry import RegistryService
+from dockyard.store import ecr as store
+from dockyard.store.credentials import CredentialStore
+from dockyard.store.database import open_database
+from dockyard.store.ecr import RepositoryRecord
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[RegistryService, RegistryScope, Clock]]:
+    db = open_database(f"sqlite:///{tmp_path / 'gc.db'}")
+    account = CredentialStore(db).ensure_root_key(T0, None, None).principal.account_id
+    with db.write() as tx:
+        store.insert_repository(
+            tx,
+            RepositoryRecord(
+                0, account, "us-east-1", "app", "arn:app", "MUTABLE", [], False, {}, None, None, None, T0
+            ),
+        )
+    clock = Clock()
+    yield RegistryService(db, MemoryBlobDriver(clock=clock)), RegistryScope(account, "us-east-1"), clock
+    db.close()
+
+
+def upload(registry: RegistryService, scope: RegistryScope, data: bytes, now: datetime) -> str:
+    upload_id = registry.start_upload(scope, "app", now)
+    digest = str(digest_of(data))
+    registry.complete_upload(scope, "app", upload_id, digest=digest, final_chunks=[data], now=now)
+    return digest
+
+
+def manifest_for(config: str, size: int) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "size": size,
+                "digest": config,
+            },
+            "layers": [],
+        }
+    ).encode()
+
+
+def test_gc_during_a_push_keeps_its_layers(setup: tuple[RegistryService, RegistryScope, Clock]) -> None:
+    registry, scope, clock = setup
+    config = upload(registry, scope, b"config of a push in progress", T0)
+    clock.now = T0 + GC_GRACE / 2
+    report = registry.collect_garbage(clock.now)
+    assert (report.pruned_links, report.deleted_blobs) == (0, 0)
+    registry.put_manifest(scope, "app", "v1", content_type=None, body=manifest_for(config, 28), now=clock.now)
+    # Once referenced, the blob survives any number of collections, however late.
+    clock.now = T0 + 10 * GC_GRACE
+    registry.collect_garbage(clock.now)
+    assert registry.blob_size(scope, "app", config) == 28
+
+
+def test_gc_removes_blobs_nothing_references_after_the_grace_period(
+    setup: tuple[RegistryService, RegistryScope, Clock],
+) -> None:
+    registry, scope, clock = setup
+    config = upload(registry, scope, b"config of a deleted image", T0)
+    registry.put_manifest(scope, "app", "v1", content_type=None, body=manifest_for(config, 25), now=T0)
+    registry.delete_manifest(scope, "app", "v1")
+    clock.now = T0 + 2 * GC_GRACE
+    report = registry.collect_garbage(clock.now)
+    assert (report.pruned_links, report.deleted_blobs) == (1, 1)
+    with pytest.raises(BlobUnknown):
+        registry.blob_size(scope, "app", config)
+
+
+def test_a_repush_of_collected_content_refreshes_its_clock(
+    setup: tuple[RegistryService, RegistryScope, Clock],
+) -> None:
+    registry, scope, clock = setup
+    data = b"pushed twice"
+    upload(registry, scope, data, T0)
+    clock.now = T0 + 2 * GC_GRACE
+    digest = upload(registry, scope, data, clock.now)  # same content again, long after the first push
+    report = registry.collect_garbage(clock.now)
+    assert report.deleted_blobs == 0
+    assert registry.blob_size(scope, "app", digest) == len(data)
+
+
+def test_abandoned_uploads_expire(setup: tuple[RegistryService, RegistryScope, Clock]) -> None:
+    registry, scope, clock = setup
+    upload_id = registry.start_upload(scope, "app", T0)
+    clock.now = T0 + timedelta(days=2)
+    assert registry.collect_garbage(clock.now).expired_uploads == 1
+    from dockyard.registry.errors import BlobUploadUnknown
+
+    with pytest.raises(BlobUploadUnknown):
+        registry.upload_size(scope, "app", upload_id)

@@ -175,7 +175,7 @@ class BlobOperations:
                 continue
             with self.db.read() as tx:
                 live = store.is_blob_linked(tx, str(digest))
-            if not live and self.driver.delete(digest):
+            if not live and self.driver.delete(digest, older_than=now - grace):
                 deleted += 1
         report = GcReport(len(stale), pruned, deleted)
         log.info("garbage collected", extra={"report": report})

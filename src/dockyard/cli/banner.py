@@ -14,6 +14,7 @@ def endpoint_url(settings: ServerSettings) -> str:
 
 def up_banner(settings: ServerSettings, key: AccessKey) -> str:
     endpoint = endpoint_url(settings)
+    registry = settings.resolved_registry_host
     return "\n".join(
         [
             f"dockyard {__version__} is up at {endpoint}",
@@ -31,7 +32,9 @@ def up_banner(settings: ServerSettings, key: AccessKey) -> str:
             "Then try:",
             "  aws sts get-caller-identity",
             "  aws ecs create-cluster --cluster-name demo",
-            "  aws ecs list-clusters",
+            "  aws ecr create-repository --repository-name demo",
+            f"  aws ecr get-login-password | docker login --username AWS --password-stdin {registry}",
+            f"  docker push {registry}/demo:latest",
             "",
         ]
     )

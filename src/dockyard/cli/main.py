@@ -73,6 +73,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     _add_store_flags(parser)
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 4566)")
+    parser.add_argument("--registry-host", help="host[:port] in repository URIs (default localhost:<port>)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
@@ -82,6 +83,7 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
         "database_url": args.database_url,
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
+        "registry_host": getattr(args, "registry_host", None),
         "log_level": getattr(args, "log_level", None),
     }
     return load_settings(config_file=args.config, environ=os.environ, overrides=overrides)

@@ -1,7 +1,7 @@
 """The ASGI application: opens the store, wires the providers behind the gateway, serves one port.
 
 Routes: ``POST /`` (and ``GET /`` for query-protocol calls) go to the AWS gateway; ``GET /health``
-answers liveness probes. The registry (``/v2/``) joins here in a later part.
+answers liveness probes; ``/v2/…`` is the OCI registry (:mod:`dockyard.api.registry`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dockyard.api.gateway import AwsGateway
 from dockyard.api.observability import RequestIdMiddleware
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
+from dockyard.api.registry.routes import RegistryApi
 from dockyard.core.clock import Clock, system_clock
 from dockyard.core.settings import ServerSettings
 from dockyard.registry.filesystem import FilesystemBlobDriver
@@ -106,6 +107,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/", gateway.handle, methods=["POST", "GET"]),
+            *RegistryApi(registry, tokens, clock).routes(),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

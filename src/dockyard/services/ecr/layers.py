@@ -140,8 +140,7 @@ class LayerOperations:
         scope = registry_scope(ctx, params)
         name, digest = params["repositoryName"], params["layerDigest"]
         try:
-            with ecr_exceptions():
-                self._registry.blob_size(scope, name, digest)
+            self._registry.blob_size(scope, name, digest)
         except (BlobUnknown, DigestInvalid) as exc:
             raise ecr_errors.LayersNotFoundException(
                 f"The layer with digest '{digest}' does not exist in the repository with name '{name}' "

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dockyard.core.context import RequestContext
-from dockyard.services.base import Params, Provider, Result
-from dockyard.services.ecr.images import ImageOperations
+from dockyard.services.base import Operation, Params, Provider, Result
+from dockyard.services.ecr.images import ImageOperations, ecr_exceptions
 from dockyard.services.ecr.layers import LayerOperations
 from dockyard.services.ecr.lifecycle_ops import LifecycleOperations
 from dockyard.services.ecr.registry import RegistryService
@@ -23,6 +23,18 @@ class EcrProvider(RepositoryOperations, ImageOperations, LayerOperations, Lifecy
         self._registry_host = registry_host
         self._endpoint_url = endpoint_url
         self._tokens = tokens
+
+    def find_operation(self, operation_name: str) -> Operation | None:
+        """The operation, with any registry (OCI) error it lets escape turned into the ECR API's error."""
+        method = super().find_operation(operation_name)
+        if method is None:
+            return None
+
+        def translated(ctx: RequestContext, params: Params) -> Result:
+            with ecr_exceptions():
+                return method(ctx, params)
+
+        return translated
 
     def get_authorization_token(self, ctx: RequestContext, params: Params) -> Result:
         expires_at = ctx.now + TOKEN_LIFETIME

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -34,6 +34,10 @@ from dockyard.services.ecr.repositories import tag_is_immutable
 from dockyard.store import ecr as store
 from dockyard.store.database import Database
 from dockyard.store.ecr import ImageRecord, RepositoryRecord
+
+# ECR promises to refresh lastRecordedPullTime at least once a day; recording at most once a minute keeps
+# pulls from turning every manifest GET into a synced write.
+PULL_RECORD_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,9 @@ class RegistryService(BlobOperations):
         with self.db.read() as tx:
             repo = self.repository(tx, scope, name)
             image = self._image(tx, repo, reference)
-        if now is not None:
+        if now is not None and (
+            image.last_pulled_at is None or now - image.last_pulled_at >= PULL_RECORD_INTERVAL
+        ):
             with self.db.write() as tx:
                 store.touch_pull(tx, repo.id, image.digest, now)
         return ManifestContent(image.digest, image.media_type, image.manifest)

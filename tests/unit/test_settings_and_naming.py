@@ -77,3 +77,11 @@ def test_arn_parsing() -> None:
     assert str(arn) == "arn:aws:ecs:us-east-1:123456789012:cluster/web"
     assert parse_arn("arn:other:ecs:r:a:cluster/x") is None
     assert parse_arn("cluster/x") is None
+
+
+def test_boolean_settings_read_common_spellings() -> None:
+    assert load_settings(environ={"DOCKYARD_ALLOW_PRIVILEGED": "true"}).allow_privileged is True
+    assert load_settings(environ={"DOCKYARD_ALLOW_PRIVILEGED": "0"}).allow_privileged is False
+    assert load_settings().allow_privileged is False
+    with pytest.raises(ValueError, match="allow_privileged"):
+        load_settings(environ={"DOCKYARD_ALLOW_PRIVILEGED": "maybe"})

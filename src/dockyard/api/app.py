@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 import anyio.to_thread
@@ -34,6 +35,7 @@ from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.tokens import RegistryTokens
 from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.ecs.task_definitions import purge_deleted_task_definitions
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.credentials import AccessKey, CredentialStore
 from dockyard.store.database import Database, open_database
@@ -60,14 +62,21 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
     return Runtime(settings, db, root_key)
 
 
-async def _maintain_registry(registry: RegistryService, clock: Clock, interval_s: float) -> None:
-    """Apply lifecycle policies and collect garbage every ``interval_s`` seconds, forever."""
+def run_maintenance(runtime: Runtime, registry: RegistryService, now: datetime) -> None:
+    """One pass of the periodic housekeeping: registry lifecycle policies and garbage collection, then
+    the final removal of task definitions whose deletion was requested."""
+    run_registry_maintenance(registry, now)
+    purge_deleted_task_definitions(runtime.db, requested_before=now)
+
+
+async def _maintain(runtime: Runtime, registry: RegistryService, clock: Clock) -> None:
+    """Run :func:`run_maintenance` every ``maintenance_interval_s`` seconds, forever."""
     while True:
-        await anyio.sleep(interval_s)
+        await anyio.sleep(runtime.settings.maintenance_interval_s)
         try:
-            await anyio.to_thread.run_sync(run_registry_maintenance, registry, clock())
+            await anyio.to_thread.run_sync(run_maintenance, runtime, registry, clock())
         except Exception:
-            log.exception("registry maintenance failed; retrying at the next interval")
+            log.exception("maintenance failed; retrying at the next interval")
 
 
 def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
@@ -81,7 +90,8 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         tokens=tokens,
     )
     providers: dict[str, Provider] = {
-        p.service_name: p for p in (EcsProvider(runtime.db), ecr, StsProvider())
+        p.service_name: p
+        for p in (EcsProvider(runtime.db, allow_privileged=settings.allow_privileged), ecr, StsProvider())
     }
     gateway = AwsGateway(
         catalog=ServiceCatalog.default(),
@@ -97,7 +107,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
         async with anyio.create_task_group() as background:
-            background.start_soon(_maintain_registry, registry, clock, settings.maintenance_interval_s)
+            background.start_soon(_maintain, runtime, registry, clock)
             yield
             background.cancel_scope.cancel()
         runtime.db.close()

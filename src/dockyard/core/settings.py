@@ -43,6 +43,9 @@ class ServerSettings:
     default_region: str = "us-east-1"
     """Region used where a request carries none (the SigV4 scope always wins)."""
 
+    allow_privileged: bool = False
+    """Whether task definitions may ask for privileged containers (refused by default)."""
+
     maintenance_interval_s: float = 300.0
     """Seconds between runs of the registry's lifecycle policies and garbage collection."""
 
@@ -66,7 +69,23 @@ class ServerSettings:
         return f"sqlite:///{self.data_dir / 'dockyard.db'}"
 
 
-_CONVERTERS: dict[str, Any] = {"data_dir": Path, "port": int, "maintenance_interval_s": float}
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
+_CONVERTERS: dict[str, Any] = {
+    "data_dir": Path,
+    "port": int,
+    "maintenance_interval_s": float,
+    "allow_privileged": _boolean,
+}
 
 
 def _coerce(name: str, value: object) -> object:

@@ -447,3 +447,36 @@ def repositories_with_lifecycle_policy(conn: Connection) -> list[RepositoryRecor
     """Every repository, of every account, that has a lifecycle policy."""
     rows = conn.execute(select(ecr_repositories).where(ecr_repositories.c.lifecycle_policy_text.is_not(None)))
     return [_repository(row._mapping) for row in rows]
+
+
+def resolve_image(
+    conn: Connection,
+    account_id: str,
+    region: str,
+    name: str,
+    *,
+    tag: str | None = None,
+    digest: str | None = None,
+) -> tuple[int | None, ImageRecord | None]:
+    """In one query: the repository's id (None if it does not exist) and the image a tag or digest names.
+
+    This is the manifest pull path, so it avoids one round trip per lookup.
+    """
+    repos = ecr_repositories
+    query = select(repos.c.id, *_image_columns(True)).select_from(repos)
+    if tag is not None:
+        query = query.outerjoin(ecr_tags, and_(ecr_tags.c.repository_id == repos.c.id, ecr_tags.c.tag == tag))
+        image_digest: Any = ecr_tags.c.digest
+    else:
+        image_digest = digest
+    query = query.outerjoin(
+        ecr_images, and_(ecr_images.c.repository_id == repos.c.id, ecr_images.c.digest == image_digest)
+    ).where(repos.c.account_id == account_id, repos.c.region == region, repos.c.name == name)
+    row = conn.execute(query).first()
+    if row is None:
+        return None, None
+    mapping = row._mapping
+    repository_id = int(mapping[repos.c.id])
+    if mapping[ecr_images.c.digest] is None:
+        return repository_id, None
+    return repository_id, _image({c.name: mapping[c] for c in _image_columns(True)})  # type: ignore[arg-type]

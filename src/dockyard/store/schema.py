@@ -192,3 +192,38 @@ server_secrets = Table(
     Column("value", String(256), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# --- ECS task definitions ---
+
+# One row per revision. ``body`` is the definition as registered (JSON): containers, volumes, task-level
+# settings, with ECS's defaults filled in. Rows leave only once deleted (DELETE_IN_PROGRESS) and purged.
+ecs_task_definitions = Table(
+    "ecs_task_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("family", String(255), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(24), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("registered_by", String(2048), nullable=False),
+    Column("deregistered_at", UtcDateTime(), nullable=True),
+    Column("delete_requested_at", UtcDateTime(), nullable=True),
+    UniqueConstraint(
+        "account_id", "region", "family", "revision", name="uq_ecs_task_definitions_family_revision"
+    ),
+)
+
+# The last revision handed out per family: revisions are never reused, even once rows are purged.
+ecs_task_definition_families = Table(
+    "ecs_task_definition_families",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("family", String(255), nullable=False),
+    Column("last_revision", Integer, nullable=False),
+    PrimaryKeyConstraint("account_id", "region", "family", name="pk_ecs_task_definition_families"),
+)

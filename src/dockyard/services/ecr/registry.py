@@ -90,14 +90,21 @@ class RegistryService(BlobOperations):
         self, scope: RegistryScope, name: str, reference: str, *, now: datetime | None
     ) -> ManifestContent:
         """The manifest a tag or digest names. ``now`` records a pull (GET); ``None`` for a HEAD."""
+        if _is_digest(reference):
+            lookup = {"digest": str(parse_digest(reference))}
+        else:
+            lookup = {"tag": _checked_tag(reference)}
         with self.db.read() as tx:
-            repo = self.repository(tx, scope, name)
-            image = self._image(tx, repo, reference)
+            repository_id, image = store.resolve_image(tx, scope.account_id, scope.region, name, **lookup)
+            if repository_id is None:
+                self.repository(tx, scope, name)  # raises NAME_INVALID or NAME_UNKNOWN
+        if image is None:
+            raise _manifest_unknown(name, reference)
         if now is not None and (
             image.last_pulled_at is None or now - image.last_pulled_at >= PULL_RECORD_INTERVAL
         ):
             with self.db.write() as tx:
-                store.touch_pull(tx, repo.id, image.digest, now)
+                store.touch_pull(tx, image.repository_id, image.digest, now)
         return ManifestContent(image.digest, image.media_type, image.manifest)
 
     def put_manifest(
@@ -176,10 +183,7 @@ class RegistryService(BlobOperations):
             parse_digest(reference)
         image = store.find_image(tx, repo.id, digest) if digest else None
         if image is None:
-            raise ManifestUnknown(
-                {"reference": reference},
-                message=f"Requested image not found: repository '{repo.name}', reference '{reference}'",
-            )
+            raise _manifest_unknown(repo.name, reference)
         return image
 
     def _reference_for_put(self, reference: str, body: bytes) -> tuple[str | None, str]:
@@ -226,6 +230,13 @@ class RegistryService(BlobOperations):
             store.set_tag(tx, repo.id, tag, digest, now)
         except IntegrityError as exc:  # pragma: no cover - serialized by the write transaction
             raise TagInvalid({"tag": tag}) from exc
+
+
+def _manifest_unknown(name: str, reference: str) -> ManifestUnknown:
+    return ManifestUnknown(
+        {"reference": reference},
+        message=f"Requested image not found: repository '{name}', reference '{reference}'",
+    )
 
 
 def _is_digest(reference: str) -> bool:

@@ -1,4 +1,4 @@
-"""ECS operations on clusters and tags.
+"""ECS operations on clusters and tags; task definitions come from ``TaskDefinitionOperations``.
 
 Each method receives validated parameters and returns a dict shaped like the operation's output; the
 gateway serializes it. State lives in the store; every write is one transaction.
@@ -22,6 +22,7 @@ from dockyard.services.ecs.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
+from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
 from dockyard.store import clusters as cluster_store
 from dockyard.store import tags as tag_store
 from dockyard.store.clusters import ACTIVE, INACTIVE, ClusterRecord
@@ -33,11 +34,12 @@ MAX_TAGS = 50
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
-class EcsProvider(Provider):
+class EcsProvider(TaskDefinitionOperations, Provider):
     service_name = "ecs"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, allow_privileged: bool = False) -> None:
         self._db = db
+        self._allow_privileged = allow_privileged
 
     # --- clusters ------------------------------------------------------------------------------------------
 
@@ -158,6 +160,8 @@ class EcsProvider(Provider):
         arn = parse_arn(resource_arn)
         if arn is None or arn.service != "ecs":
             raise InvalidParameterException("The ARN provided is invalid.")
+        if arn.resource_type == "task-definition":
+            return self._existing_task_definition_arn(ctx, tx, resource_arn)
         if arn.resource_type != "cluster":
             raise InvalidParameterException(
                 f"Tagging is not supported for this resource type: {resource_arn}"

@@ -182,3 +182,17 @@ def test_naive_datetimes_are_refused(db: Database, account: str) -> None:
 
 def _fields(record: ClusterRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def test_tags_of_many_resources_in_one_query(db: Database, account: str) -> None:
+    first, second, bare = (make_cluster(account, n).arn for n in ("t1", "t2", "bare"))
+    with db.write() as tx:
+        tag_store.put_tags(tx, account, first, [("b", "1"), ("a", "2")])
+        tag_store.put_tags(tx, account, second, [("c", "3")])
+    with db.read() as tx:
+        assert tag_store.list_tags_of_many(tx, account, [first, second, bare]) == {
+            first: [("b", "1"), ("a", "2")],
+            second: [("c", "3")],
+        }
+        assert tag_store.list_tags_of_many(tx, "000000000000", [first]) == {}
+        assert tag_store.list_tags_of_many(tx, account, []) == {}

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from dockyard.store.schema import clusters
 
@@ -35,6 +35,25 @@ class ClusterRecord:
     version: int = 1
 
 
+# Statements are built once: building a select costs more than running it on the hot read paths.
+_FIND_CLUSTERS = select(clusters).where(
+    clusters.c.account_id == bindparam("account_id"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name.in_(bindparam("names", expanding=True)),
+)
+_ACTIVE_ARNS = (
+    select(clusters.c.arn)
+    .where(
+        clusters.c.account_id == bindparam("account_id"),
+        clusters.c.region == bindparam("region"),
+        clusters.c.status == ACTIVE,
+        clusters.c.arn > bindparam("after_arn"),
+    )
+    .order_by(clusters.c.arn)
+    .limit(bindparam("limit"))
+)
+
+
 def find_clusters(
     conn: Connection, account_id: str, region: str, names: Iterable[str]
 ) -> dict[str, ClusterRecord]:
@@ -42,11 +61,7 @@ def find_clusters(
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
-    rows = conn.execute(
-        select(clusters).where(
-            clusters.c.account_id == account_id, clusters.c.region == region, clusters.c.name.in_(wanted)
-        )
-    ).all()
+    rows = conn.execute(_FIND_CLUSTERS, {"account_id": account_id, "region": region, "names": wanted})
     found = (_to_record(row._mapping) for row in rows)
     return {record.name: record for record in found}
 
@@ -59,13 +74,8 @@ def list_active_cluster_arns(
     conn: Connection, account_id: str, region: str, *, after_arn: str | None, limit: int
 ) -> list[str]:
     """ARNs of ACTIVE clusters in ARN order, strictly after ``after_arn``, at most ``limit``."""
-    query = select(clusters.c.arn).where(
-        clusters.c.account_id == account_id, clusters.c.region == region, clusters.c.status == ACTIVE
-    )
-    if after_arn is not None:
-        query = query.where(clusters.c.arn > after_arn)
-    rows = conn.execute(query.order_by(clusters.c.arn).limit(limit)).all()
-    return [str(row[0]) for row in rows]
+    params = {"account_id": account_id, "region": region, "after_arn": after_arn or "", "limit": limit}
+    return [str(row[0]) for row in conn.execute(_ACTIVE_ARNS, params)]
 
 
 def insert_cluster(conn: Connection, record: ClusterRecord) -> None:

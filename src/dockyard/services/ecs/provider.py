@@ -86,11 +86,8 @@ class EcsProvider(TaskDefinitionOperations, Provider):
         names = {ref: self._visible_name(ctx, ref) for ref in references}
         with self._db.read() as tx:
             found = cluster_store.find_clusters(tx, ctx.account_id, ctx.region, filter(None, names.values()))
-            tags = (
-                {r.arn: tag_store.list_tags(tx, ctx.account_id, r.arn) for r in found.values()}
-                if "TAGS" in include
-                else {}
-            )
+            arns = [r.arn for r in found.values()] if "TAGS" in include else []
+            tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():

@@ -86,12 +86,20 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
     ecr = EcrProvider(
         registry,
         registry_host=settings.resolved_registry_host,
-        endpoint_url=f"http://{settings.resolved_registry_host}",
+        endpoint_url=settings.advertised_endpoint,
         tokens=tokens,
     )
     providers: dict[str, Provider] = {
         p.service_name: p
-        for p in (EcsProvider(runtime.db, allow_privileged=settings.allow_privileged), ecr, StsProvider())
+        for p in (
+            EcsProvider(
+                runtime.db,
+                allow_privileged=settings.allow_privileged,
+                endpoint_url=settings.advertised_endpoint,
+            ),
+            ecr,
+            StsProvider(),
+        )
     }
     gateway = AwsGateway(
         catalog=ServiceCatalog.default(),

@@ -63,6 +63,11 @@ class ServerSettings:
         return self.registry_host or f"localhost:{self.port}"
 
     @property
+    def advertised_endpoint(self) -> str:
+        """The base URL clients and agents are told to use (registry proxy endpoint, poll endpoint)."""
+        return f"http://{self.resolved_registry_host}"
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -226,4 +227,54 @@ ecs_task_definition_families = Table(
     Column("family", String(255), nullable=False),
     Column("last_revision", Integer, nullable=False),
     PrimaryKeyConstraint("account_id", "region", "family", name="pk_ecs_task_definition_families"),
+)
+
+# --- ECS container instances ---
+
+# One row per registration (re-registration after an agent restart keeps the row and its ARN). Ports are
+# JSON lists of numbers; ``remaining_*`` is the ledger tasks debit (registered minus what tasks reserve;
+# for ports, the reserved ports plus the tasks' host ports). ``version`` is ECS's: bumped on every change.
+ecs_container_instances = Table(
+    "ecs_container_instances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster_name", String(255), nullable=False),
+    Column("instance_id", String(64), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(24), nullable=False),
+    Column("ec2_instance_id", String(64), nullable=False),
+    Column("agent_connected", Boolean, nullable=False, default=False),
+    Column("agent_last_seen_at", UtcDateTime(), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("registered_cpu", Integer, nullable=False),
+    Column("registered_memory", Integer, nullable=False),
+    Column("remaining_cpu", Integer, nullable=False),
+    Column("remaining_memory", Integer, nullable=False),
+    Column("registered_ports_tcp", Text, nullable=False),
+    Column("registered_ports_udp", Text, nullable=False),
+    Column("remaining_ports_tcp", Text, nullable=False),
+    Column("remaining_ports_udp", Text, nullable=False),
+    Column("version_info", Text, nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint(
+        "account_id", "region", "cluster_name", "instance_id", name="uq_ecs_container_instances_id"
+    ),
+)
+
+# Attributes of container instances (built-in, capability and custom); ``value`` may be absent.
+ecs_instance_attributes = Table(
+    "ecs_instance_attributes",
+    metadata,
+    Column(
+        "instance_pk",
+        Integer,
+        ForeignKey("ecs_container_instances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(128), nullable=False),
+    Column("value", String(128), nullable=True),
+    PrimaryKeyConstraint("instance_pk", "name", name="pk_ecs_instance_attributes"),
 )

@@ -34,3 +34,11 @@ class ClusterContainsContainerInstancesException(ConflictError):
 
 class ClusterContainsTasksException(ConflictError):
     code = "ClusterContainsTasksException"
+
+
+class AttributeLimitExceededException(ApiError):
+    code = "AttributeLimitExceededException"
+
+
+class TargetNotFoundException(NotFoundError):
+    code = "TargetNotFoundException"

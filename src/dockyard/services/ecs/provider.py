@@ -1,4 +1,5 @@
-"""ECS operations on clusters and tags; task definitions come from ``TaskDefinitionOperations``.
+"""ECS operations on clusters and tags; task definitions come from ``TaskDefinitionOperations``, container
+instances from ``ContainerInstanceOperations``.
 
 Each method receives validated parameters and returns a dict shaped like the operation's output; the
 gateway serializes it. State lives in the store; every write is one transaction.
@@ -18,12 +19,15 @@ from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Provider, Result
 from dockyard.services.ecs import naming
+from dockyard.services.ecs.container_instances import ContainerInstanceOperations
 from dockyard.services.ecs.errors import (
+    ClusterContainsContainerInstancesException,
     ClusterNotFoundException,
     InvalidParameterException,
 )
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
 from dockyard.store import clusters as cluster_store
+from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
 from dockyard.store.clusters import ACTIVE, INACTIVE, ClusterRecord
 from dockyard.store.database import Database
@@ -34,12 +38,15 @@ MAX_TAGS = 50
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
-class EcsProvider(TaskDefinitionOperations, Provider):
+class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provider):
     service_name = "ecs"
 
-    def __init__(self, db: Database, *, allow_privileged: bool = False) -> None:
+    def __init__(
+        self, db: Database, *, allow_privileged: bool = False, endpoint_url: str = "http://127.0.0.1:4566"
+    ) -> None:
         self._db = db
         self._allow_privileged = allow_privileged
+        self._endpoint_url = endpoint_url
 
     # --- clusters ------------------------------------------------------------------------------------------
 
@@ -74,7 +81,8 @@ class EcsProvider(TaskDefinitionOperations, Provider):
             if tags:
                 tag_store.put_tags(tx, ctx.account_id, arn, tags)
             stored_tags = tag_store.list_tags(tx, ctx.account_id, arn)
-        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES)}
+            count = _instance_count(tx, record)
+        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES, count)}
 
     def describe_clusters(self, ctx: RequestContext, params: Params) -> Result:
         references: list[str] = list(params.get("clusters") or [naming.DEFAULT_CLUSTER])
@@ -88,6 +96,7 @@ class EcsProvider(TaskDefinitionOperations, Provider):
             found = cluster_store.find_clusters(tx, ctx.account_id, ctx.region, filter(None, names.values()))
             arns = [r.arn for r in found.values()] if "TAGS" in include else []
             tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
+            counts = instance_store.count_registered(tx, ctx.account_id, ctx.region, found)
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():
@@ -95,7 +104,8 @@ class EcsProvider(TaskDefinitionOperations, Provider):
             if record is None:
                 failures.append({"arn": _missing_arn(ctx, reference), "reason": "MISSING"})
             else:
-                result.append(_cluster_view(record, tags.get(record.arn, []), include))
+                count = counts.get(record.name, 0)
+                result.append(_cluster_view(record, tags.get(record.arn, []), include, count))
         return {"clusters": result, "failures": failures}
 
     def list_clusters(self, ctx: RequestContext, params: Params) -> Result:
@@ -119,9 +129,13 @@ class EcsProvider(TaskDefinitionOperations, Provider):
             record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
             if record is None or record.status != ACTIVE:
                 raise ClusterNotFoundException()
+            if _instance_count(tx, record):
+                raise ClusterContainsContainerInstancesException(
+                    "The Cluster cannot be deleted while Container Instances are active or draining."
+                )
             deleted = cluster_store.save_cluster(tx, _with_status(record, INACTIVE, ctx))
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
-        return {"cluster": _cluster_view(deleted, stored_tags, _ALL_INCLUDES)}
+        return {"cluster": _cluster_view(deleted, stored_tags, _ALL_INCLUDES, 0)}
 
     # --- tags ----------------------------------------------------------------------------------------------
 
@@ -159,6 +173,8 @@ class EcsProvider(TaskDefinitionOperations, Provider):
             raise InvalidParameterException("The ARN provided is invalid.")
         if arn.resource_type == "task-definition":
             return self._existing_task_definition_arn(ctx, tx, resource_arn)
+        if arn.resource_type == "container-instance":
+            return self._existing_container_instance_arn(ctx, tx, resource_arn)
         if arn.resource_type != "cluster":
             raise InvalidParameterException(
                 f"Tagging is not supported for this resource type: {resource_arn}"
@@ -174,13 +190,13 @@ _ALL_INCLUDES = frozenset({"TAGS", "SETTINGS", "CONFIGURATIONS", "ATTACHMENTS", 
 
 
 def _cluster_view(
-    record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str]
+    record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str], instances: int
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "clusterArn": record.arn,
         "clusterName": record.name,
         "status": record.status,
-        "registeredContainerInstancesCount": 0,
+        "registeredContainerInstancesCount": instances,
         "runningTasksCount": 0,
         "pendingTasksCount": 0,
         "activeServicesCount": 0,
@@ -197,6 +213,13 @@ def _cluster_view(
     if record.service_connect_defaults is not None:
         view["serviceConnectDefaults"] = record.service_connect_defaults
     return view
+
+
+def _instance_count(tx: Any, record: ClusterRecord) -> int:
+    """The cluster's ACTIVE and DRAINING container instances."""
+    return instance_store.count_registered(tx, record.account_id, record.region, [record.name]).get(
+        record.name, 0
+    )
 
 
 def _merge_settings(requested: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:

@@ -1,0 +1,186 @@
+"""Pure translation between dockyard's runtime types and the Docker Engine API's JSON (v1.41). No I/O.
+
+Durations in Docker's ``Healthcheck`` are nanoseconds; ports are keyed ``"<port>/<proto>"``; timestamps are
+RFC 3339 with nanoseconds, and ``0001-01-01T00:00:00Z`` means "never".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime
+from typing import Any, cast
+
+from dockyard.agent.runtime import (
+    ContainerSpec,
+    ContainerState,
+    ContainerStatus,
+    HealthStatus,
+    NetworkBinding,
+    PortProtocol,
+    PullAuth,
+)
+
+_NS_PER_S = 1_000_000_000
+DOCKER_HUB_AUTH_ADDRESS = "https://index.docker.io/v1/"
+_STATUS: dict[str, ContainerStatus] = {
+    "created": "created",
+    "running": "running",
+    "paused": "running",  # still alive, holding its resources
+    "restarting": "running",
+    "removing": "exited",
+    "exited": "exited",
+    "dead": "dead",
+}
+_HEALTH: dict[str, HealthStatus] = {"healthy": "healthy", "unhealthy": "unhealthy", "starting": "starting"}
+_TIMESTAMP = re.compile(r"^(?P<base>[^.Z+]+)(?:\.(?P<frac>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)$")
+
+
+def split_reference(image: str) -> tuple[str, str]:
+    """``repo[:tag|@digest]`` → (repo, tag or digest); the tag defaults to ``latest``."""
+    if "@" in image:
+        repo, digest = image.rsplit("@", 1)
+        return repo, digest
+    last_component = image.rsplit("/", 1)[-1]
+    if ":" in last_component:
+        repo, tag = image.rsplit(":", 1)
+        return repo, tag
+    return image, "latest"
+
+
+def registry_host(repo: str) -> str | None:
+    """The registry a repository lives on, or ``None`` for Docker Hub (``library/x``, ``user/x``)."""
+    first, sep, _ = repo.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def registry_auth_header(repo: str, auth: PullAuth) -> str:
+    """The ``X-Registry-Auth`` value: URL-safe base64 of ``{username, password, serveraddress}``."""
+    payload = {
+        "username": auth.username,
+        "password": auth.password,
+        "serveraddress": registry_host(repo) or DOCKER_HUB_AUTH_ADDRESS,
+    }
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def pull_error(progress_lines: list[str]) -> str | None:
+    """The error in a pull's progress stream, if any (a failed pull may still answer 200)."""
+    for line in progress_lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and (event.get("error") or event.get("errorDetail")):
+            detail = event.get("errorDetail") or {}
+            return str(event.get("error") or detail.get("message") or "image pull failed")
+    return None
+
+
+def create_body(spec: ContainerSpec) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for ``spec`` (the name goes in the query string)."""
+    port_bindings: dict[str, list[dict[str, str]]] = {}
+    for binding in spec.port_bindings:
+        host_port = str(binding.host_port) if binding.host_port else ""
+        key = f"{binding.container_port}/{binding.protocol}"
+        port_bindings.setdefault(key, []).append({"HostIp": binding.host_ip, "HostPort": host_port})
+    host_config: dict[str, Any] = {
+        "NetworkMode": spec.network_mode,
+        "PortBindings": port_bindings,
+        "PublishAllPorts": False,
+        "Binds": [f"{b.source}:{b.target}{':ro' if b.read_only else ''}" for b in spec.binds],
+        "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits],
+        "ReadonlyRootfs": spec.readonly_rootfs,
+        "Privileged": spec.privileged,
+        "ExtraHosts": [f"{host}:{ip}" for host, ip in spec.extra_hosts],
+    }
+    if spec.memory_bytes is not None:
+        host_config["Memory"] = spec.memory_bytes
+    if spec.memory_reservation_bytes is not None:
+        host_config["MemoryReservation"] = spec.memory_reservation_bytes
+    if spec.cpu_shares is not None:
+        host_config["CpuShares"] = spec.cpu_shares
+    body: dict[str, Any] = {
+        "Image": spec.image,
+        "Env": [f"{key}={value}" for key, value in spec.env.items()],
+        "Labels": dict(spec.labels),
+        "ExposedPorts": {key: {} for key in port_bindings},
+        "HostConfig": host_config,
+    }
+    if spec.command is not None:
+        body["Cmd"] = list(spec.command)
+    if spec.entrypoint is not None:
+        body["Entrypoint"] = list(spec.entrypoint)
+    if spec.working_dir is not None:
+        body["WorkingDir"] = spec.working_dir
+    if spec.user is not None:
+        body["User"] = spec.user
+    if spec.stop_timeout_s is not None:
+        body["StopTimeout"] = spec.stop_timeout_s
+    if spec.health_check is not None:
+        check = spec.health_check
+        body["Healthcheck"] = {
+            "Test": list(check.test),
+            "Interval": int(check.interval_s * _NS_PER_S),
+            "Timeout": int(check.timeout_s * _NS_PER_S),
+            "Retries": check.retries,
+            "StartPeriod": int(check.start_period_s * _NS_PER_S),
+        }
+    return body
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp (nanoseconds allowed), or ``None`` for Docker's zero time or nothing."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    match = _TIMESTAMP.match(value)
+    if match is None:
+        return None
+    fraction = (match["frac"] or "")[:6].ljust(6, "0")
+    zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+    return datetime.fromisoformat(f"{match['base']}.{fraction}{zone}")
+
+
+def _network_bindings(ports: dict[str, Any] | None) -> tuple[NetworkBinding, ...]:
+    bindings: list[NetworkBinding] = []
+    for key, hosts in sorted((ports or {}).items()):
+        port, _, proto = key.partition("/")
+        for host in hosts or ():
+            protocol = cast(PortProtocol, proto or "tcp")
+            bindings.append(NetworkBinding(int(port), protocol, host["HostIp"], int(host["HostPort"])))
+    return tuple(bindings)
+
+
+def state_from_inspect(data: dict[str, Any]) -> ContainerState:
+    """A :class:`ContainerState` from ``GET /containers/{id}/json``."""
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    host_config = data.get("HostConfig") or {}
+    network_settings = data.get("NetworkSettings") or {}
+    status = _STATUS.get(str(state.get("Status")), "dead")
+    health = state.get("Health")
+    networks = network_settings.get("Networks") or {}
+    return ContainerState(
+        id=data["Id"],
+        name=str(data.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image", "")),
+        image_id=str(data.get("Image", "")),
+        labels=dict(config.get("Labels") or {}),
+        status=status,
+        exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
+        created_at=parse_timestamp(data.get("Created")),
+        started_at=parse_timestamp(state.get("StartedAt")),
+        finished_at=parse_timestamp(state.get("FinishedAt")),
+        health=_HEALTH.get(str(health.get("Status"))) if health else None,
+        oom_killed=bool(state.get("OOMKilled")),
+        error=state.get("Error") or None,
+        network_bindings=_network_bindings(network_settings.get("Ports")),
+        ip_addresses={name: net["IPAddress"] for name, net in networks.items() if net.get("IPAddress")},
+        memory_bytes=host_config.get("Memory") or None,
+        cpu_shares=host_config.get("CpuShares") or None,
+    )

@@ -1,0 +1,212 @@
+"""``DockerRuntime``: the :class:`ContainerRuntime` protocol over the Docker Engine HTTP API, unix socket.
+
+No Docker SDK: httpx speaks the API (v1.41, Docker 20.10+) directly. Transport failures become
+:class:`RuntimeUnavailable`; the engine's error statuses become the other :class:`ContainerRuntimeError`
+subclasses carrying Docker's own message. Safe to share between threads (httpx's client is).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from dockyard.agent import docker_api
+from dockyard.agent.runtime import (
+    ContainerCreateError,
+    ContainerNotFound,
+    ContainerRuntimeError,
+    ContainerSpec,
+    ContainerStartError,
+    ContainerState,
+    ImagePullError,
+    PullAuth,
+    RuntimeUnavailable,
+)
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+API_VERSION = "1.41"
+# Headroom over a stop timeout for the engine to deliver SIGKILL and reap the container.
+_STOP_GRACE_S = 30.0
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])
+    return response.text.strip()
+
+
+class DockerRuntime:
+    """Containers on the Docker Engine listening on ``socket_path``."""
+
+    def __init__(
+        self,
+        socket_path: str = DEFAULT_SOCKET,
+        *,
+        api_version: str = API_VERSION,
+        timeout_s: float = 30.0,
+        pull_timeout_s: float = 600.0,
+    ) -> None:
+        self._socket_path = Path(socket_path)
+        self._pull_timeout_s = pull_timeout_s
+        self._client = httpx.Client(
+            transport=httpx.HTTPTransport(uds=socket_path),
+            base_url=f"http://docker/v{api_version}",
+            timeout=timeout_s,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> DockerRuntime:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _request(
+        self, method: str, path: str, *, pass_timeouts: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """One API call; transport failures become :class:`RuntimeUnavailable` (timeouts too, unless
+        ``pass_timeouts``: then the caller handles ``httpx.TimeoutException``)."""
+        self._require_socket()
+        try:
+            return self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            if pass_timeouts:
+                raise
+            raise RuntimeUnavailable(f"Docker Engine did not answer {method} {path}: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise RuntimeUnavailable(f"Docker Engine unreachable: {exc}") from exc
+
+    def _require_socket(self) -> None:
+        # Checked first because httpcore 1.0 leaks the socket of a failed unix connect (ResourceWarning).
+        if not self._socket_path.exists():
+            raise RuntimeUnavailable(f"Docker Engine unreachable: no socket at {self._socket_path}")
+
+    @staticmethod
+    def _check(response: httpx.Response, container_id: str, *, ok: tuple[int, ...] = (200, 204)) -> None:
+        if response.status_code in ok:
+            return
+        if response.status_code == 404:
+            raise ContainerNotFound(_message(response) or f"No such container: {container_id}")
+        raise ContainerRuntimeError(_message(response))
+
+    # --- images ------------------------------------------------------------------------------------------
+
+    def pull(self, image: str, auth: PullAuth | None = None) -> None:
+        """Pull ``image``; raises :class:`ImagePullError` with Docker's message, also for a 200 stream."""
+        repo, tag = docker_api.split_reference(image)
+        self._require_socket()
+        headers = {"X-Registry-Auth": docker_api.registry_auth_header(repo, auth)} if auth else {}
+        try:
+            with self._client.stream(
+                "POST",
+                "/images/create",
+                params={"fromImage": repo, "tag": tag},
+                headers=headers,
+                timeout=httpx.Timeout(30.0, read=self._pull_timeout_s),
+            ) as response:
+                lines = list(response.iter_lines())
+        except httpx.TimeoutException as exc:
+            raise ImagePullError(f"pull of {image} timed out") from exc
+        except httpx.TransportError as exc:
+            raise RuntimeUnavailable(f"Docker Engine unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise ImagePullError(docker_api.pull_error(lines) or _joined_message(lines, response))
+        error = docker_api.pull_error(lines)
+        if error is not None:
+            raise ImagePullError(error)
+
+    # --- containers ----------------------------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create the container named ``spec.name``; raises :class:`ContainerCreateError`."""
+        response = self._request(
+            "POST", "/containers/create", params={"name": spec.name}, json=docker_api.create_body(spec)
+        )
+        if response.status_code != 201:
+            raise ContainerCreateError(_message(response))
+        return str(response.json()["Id"])
+
+    def start(self, container_id: str) -> None:
+        response = self._request("POST", f"/containers/{quote(container_id)}/start")
+        if response.status_code in (204, 304):  # 304: already running
+            return
+        if response.status_code == 404:
+            raise ContainerNotFound(_message(response))
+        raise ContainerStartError(_message(response))
+
+    def stop(self, container_id: str, timeout_s: int | None = None) -> None:
+        params = {} if timeout_s is None else {"t": str(timeout_s)}
+        # Docker answers once the container has exited, SIGKILL included; wait at least that long.
+        deadline = (timeout_s if timeout_s is not None else 300) + _STOP_GRACE_S
+        try:
+            response = self._request(
+                "POST",
+                f"/containers/{quote(container_id)}/stop",
+                params=params,
+                timeout=deadline,
+                pass_timeouts=True,
+            )
+        except httpx.TimeoutException as exc:
+            raise RuntimeUnavailable(f"stop of {container_id} did not finish in {deadline} s") from exc
+        self._check(response, container_id, ok=(204, 304))  # 304: not running
+
+    def remove(self, container_id: str) -> None:
+        response = self._request(
+            "DELETE", f"/containers/{quote(container_id)}", params={"force": "1", "v": "1"}
+        )
+        if response.status_code == 409 and "already in progress" in _message(response):
+            return
+        self._check(response, container_id, ok=(204, 404))
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        response = self._request("GET", f"/containers/{quote(container_id)}/json")
+        if response.status_code == 404:
+            return None
+        self._check(response, container_id)
+        return docker_api.state_from_inspect(response.json())
+
+    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """Every container carrying ``labels``; ones removed between listing and inspecting are left out."""
+        filters = json.dumps({"label": [f"{key}={value}" for key, value in labels.items()]})
+        response = self._request("GET", "/containers/json", params={"all": "1", "filters": filters})
+        self._check(response, "")
+        states = (self.inspect(str(summary["Id"])) for summary in response.json())
+        found = [state for state in states if state is not None]
+        return sorted(found, key=lambda s: (s.created_at is not None, s.created_at), reverse=True)
+
+    def wait_exit(self, container_id: str, timeout_s: float) -> int | None:
+        try:
+            response = self._request(
+                "POST",
+                f"/containers/{quote(container_id)}/wait",
+                params={"condition": "not-running"},
+                timeout=httpx.Timeout(30.0, read=timeout_s),
+                pass_timeouts=True,
+            )
+        except httpx.TimeoutException:
+            return None
+        self._check(response, container_id)
+        return int(response.json()["StatusCode"])
+
+
+def _joined_message(lines: list[str], response: httpx.Response) -> str:
+    text = " ".join(line.strip() for line in lines if line.strip())
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text or f"HTTP {response.status_code}"
+    return str(body.get("message", text)) if isinstance(body, dict) else text

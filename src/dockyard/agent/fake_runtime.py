@@ -1,0 +1,251 @@
+"""``FakeRuntime``: the :class:`ContainerRuntime` protocol in memory, deterministic, for unit tests.
+
+Nothing runs. What a container's process does is a :class:`FakeProgram` chosen per spec by
+``program_for``: fail to start, exit at once with a code, or run until stopped; on SIGTERM exit with a code
+or ignore it (then the stop's SIGKILL makes it 137, as under Docker); pass or fail its health check.
+Time never passes by itself: ``stop`` returns at once, ``wait_exit`` on a running container times out at
+once, and health checks run only when a test calls :meth:`FakeRuntime.run_health_checks`.
+Tests can also force an exit (:meth:`FakeRuntime.exit`) or a health status (:meth:`FakeRuntime.set_health`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from dockyard.agent.runtime import (
+    ContainerCreateError,
+    ContainerNotFound,
+    ContainerSpec,
+    ContainerStartError,
+    ContainerState,
+    HealthStatus,
+    ImagePullError,
+    NetworkBinding,
+    PullAuth,
+)
+from dockyard.core.clock import Clock, system_clock
+
+SIGKILL_EXIT_CODE = 137
+FIRST_DYNAMIC_PORT = 32768
+
+
+@dataclass(frozen=True)
+class FakeProgram:
+    """How a fake container's process behaves."""
+
+    exit_code: int | None = None
+    """Exit with this code right after start; ``None``: run until stopped."""
+    sigterm_exit_code: int | None = None
+    """Exit code on SIGTERM; ``None``: ignore it (PID 1 without a handler) and die of SIGKILL (137)."""
+    healthy: bool = True
+    """Whether each health check passes."""
+    start_error: str | None = None
+    """Starting fails with this message (e.g. the executable does not exist); the container stays created."""
+
+
+def default_program(spec: ContainerSpec) -> FakeProgram:
+    """A long-running process that ignores SIGTERM and passes its health checks."""
+    return FakeProgram()
+
+
+@dataclass
+class _Container:
+    id: str
+    spec: ContainerSpec
+    program: FakeProgram
+    created_at: datetime
+    status: str = "created"
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    health: HealthStatus | None = None
+    failed_checks: int = 0
+    oom_killed: bool = False
+    error: str | None = None
+    bindings: tuple[NetworkBinding, ...] = ()
+    ip_addresses: dict[str, str] = field(default_factory=dict)
+
+
+class FakeRuntime:
+    """An in-memory container engine holding ``images`` locally and able to pull ``pullable`` ones."""
+
+    def __init__(
+        self,
+        *,
+        images: Iterable[str] = (),
+        pullable: Iterable[str] = (),
+        program_for: Callable[[ContainerSpec], FakeProgram] = default_program,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._images = set(images)
+        self._pullable = set(pullable)
+        self._program_for = program_for
+        self._clock = clock
+        self._containers: dict[str, _Container] = {}
+        self._created = 0
+        self._next_port = FIRST_DYNAMIC_PORT
+        self.pulls: builtins.list[tuple[str, PullAuth | None]] = []
+        """Every pull asked for, in order (for assertions)."""
+
+    # --- the protocol -----------------------------------------------------------------------------------
+
+    def pull(self, image: str, auth: PullAuth | None = None) -> None:
+        self.pulls.append((image, auth))
+        if image not in self._pullable and image not in self._images:
+            raise ImagePullError(f"pull access denied for {image}, repository does not exist")
+        self._images.add(image)
+
+    def create(self, spec: ContainerSpec) -> str:
+        if spec.image not in self._images:
+            raise ContainerCreateError(f"No such image: {spec.image}")
+        if any(c.spec.name == spec.name for c in self._containers.values()):
+            raise ContainerCreateError(f'Conflict. The container name "/{spec.name}" is already in use')
+        self._created += 1
+        container_id = hashlib.sha256(f"fake-container-{self._created}".encode()).hexdigest()
+        self._containers[container_id] = _Container(
+            container_id, spec, self._program_for(spec), self._clock()
+        )
+        return container_id
+
+    def start(self, container_id: str) -> None:
+        container = self._get(container_id)
+        if container.status == "running":
+            return
+        if container.program.start_error is not None:
+            container.error = container.program.start_error
+            raise ContainerStartError(container.program.start_error)
+        container.status, container.exit_code, container.finished_at = "running", None, None
+        container.started_at = self._clock()
+        container.oom_killed, container.failed_checks = False, 0
+        container.health = "starting" if container.spec.health_check else None
+        if not container.bindings:
+            container.bindings = self._bind_ports(container.spec)
+        if container.spec.network_mode == "bridge":
+            container.ip_addresses = {"bridge": f"172.17.0.{1 + self._created % 250}"}
+        if container.program.exit_code is not None:
+            self._exit(container, container.program.exit_code)
+
+    def stop(self, container_id: str, timeout_s: int | None = None) -> None:
+        container = self._get(container_id)
+        if container.status != "running":
+            return
+        code = container.program.sigterm_exit_code
+        self._exit(container, SIGKILL_EXIT_CODE if code is None else code)
+
+    def remove(self, container_id: str) -> None:
+        container = self._find(container_id)
+        if container is not None:
+            del self._containers[container.id]
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        container = self._find(container_id)
+        return None if container is None else self._state(container)
+
+    def list(self, labels: Mapping[str, str]) -> builtins.list[ContainerState]:
+        matching = [
+            c
+            for c in self._containers.values()
+            if all(c.spec.labels.get(key) == value for key, value in labels.items())
+        ]
+        return [self._state(c) for c in reversed(matching)]  # dicts keep creation order; newest first
+
+    def wait_exit(self, container_id: str, timeout_s: float) -> int | None:
+        container = self._get(container_id)
+        if container.status == "running":
+            return None
+        return container.exit_code or 0
+
+    # --- test controls ----------------------------------------------------------------------------------
+
+    def add_image(self, image: str) -> None:
+        self._images.add(image)
+
+    def exit(self, container_id: str, exit_code: int, *, oom_killed: bool = False) -> None:
+        """Make a running container's process exit now with ``exit_code``."""
+        container = self._get(container_id)
+        if container.status == "running":
+            self._exit(container, exit_code)
+            container.oom_killed = oom_killed
+
+    def set_health(self, container_id: str, health: HealthStatus) -> None:
+        self._get(container_id).health = health
+
+    def run_health_checks(self) -> None:
+        """One health-check round for every running container that has a check (Docker's interval)."""
+        for container in self._containers.values():
+            check = container.spec.health_check
+            if container.status != "running" or check is None:
+                continue
+            if container.program.healthy:
+                container.health, container.failed_checks = "healthy", 0
+                continue
+            container.failed_checks += 1
+            if container.failed_checks >= check.retries:
+                container.health = "unhealthy"
+
+    # --- internals --------------------------------------------------------------------------------------
+
+    def _find(self, container_id: str) -> _Container | None:
+        """By full id, unique id prefix or name, as Docker resolves them."""
+        if container_id in self._containers:
+            return self._containers[container_id]
+        for container in self._containers.values():
+            if container.spec.name == container_id:
+                return container
+        prefixed = [c for cid, c in self._containers.items() if container_id and cid.startswith(container_id)]
+        return prefixed[0] if len(prefixed) == 1 else None
+
+    def _get(self, container_id: str) -> _Container:
+        container = self._find(container_id)
+        if container is None:
+            raise ContainerNotFound(f"No such container: {container_id}")
+        return container
+
+    def _exit(self, container: _Container, exit_code: int) -> None:
+        container.status, container.exit_code = "exited", exit_code
+        container.finished_at = self._clock()
+        container.ip_addresses = {}
+
+    def _bind_ports(self, spec: ContainerSpec) -> tuple[NetworkBinding, ...]:
+        if spec.network_mode != "bridge":
+            return ()
+        bindings = []
+        for binding in spec.port_bindings:
+            host_port = binding.host_port
+            if host_port == 0:
+                host_port, self._next_port = self._next_port, self._next_port + 1
+            host_ip = binding.host_ip or "0.0.0.0"  # noqa: S104 - what Docker reports, not a bind
+            bindings.append(NetworkBinding(binding.container_port, binding.protocol, host_ip, host_port))
+        return tuple(bindings)
+
+    def _state(self, container: _Container) -> ContainerState:
+        spec = container.spec
+        exited = container.status == "exited"
+        return ContainerState(
+            id=container.id,
+            name=spec.name,
+            image=spec.image,
+            image_id="sha256:" + hashlib.sha256(spec.image.encode()).hexdigest(),
+            labels=dict(spec.labels),
+            status="exited" if exited else ("running" if container.status == "running" else "created"),
+            exit_code=container.exit_code if exited else None,
+            created_at=container.created_at,
+            started_at=container.started_at,
+            finished_at=container.finished_at,
+            health=container.health,
+            oom_killed=container.oom_killed,
+            error=container.error,
+            network_bindings=container.bindings if container.status == "running" else (),
+            ip_addresses=dict(container.ip_addresses),
+            memory_bytes=spec.memory_bytes,
+            cpu_shares=spec.cpu_shares,
+        )
+
+    def replace_program(self, container_id: str, program: FakeProgram) -> None:
+        """Change what a container's process does from now on (e.g. start failing health checks)."""
+        container = self._get(container_id)
+        container.program = replace(program)

@@ -1,0 +1,223 @@
+"""The ``ContainerRuntime`` protocol: everything the agent asks of a container engine, and its value types.
+
+Implementations: :class:`dockyard.agent.docker_runtime.DockerRuntime` (the real Docker Engine) and
+:class:`dockyard.agent.fake_runtime.FakeRuntime` (in memory). Both pass the same conformance suite, so the
+agent's logic can be unit-tested against the fake and trusted against Docker.
+
+Semantics every implementation keeps (Docker's, which ECS's are built on):
+
+- ``stop`` sends SIGTERM, then SIGKILL once the timeout has passed. A process killed by a signal exits with
+  ``128 + signal``: 137 after SIGKILL, 143 when SIGTERM's default action kills it. A container's PID 1
+  ignores signals it installs no handler for, so ``sleep 300`` — and busybox ``sh -c '…'`` as PID 1, with
+  or without an exec — is only ended by SIGKILL → **137** (measured on Docker 20.10); a shell that traps
+  TERM exits with the code its trap chooses (``trap 'exit 0' TERM`` → 0).
+- A start that fails (executable missing) raises :class:`ContainerStartError`; the container stays
+  ``created`` with ``error`` set.
+- ``list`` and ``inspect`` see containers in every state (created, running, exited), which is how an agent
+  finds its containers again by their labels after it restarts.
+- Errors are the :class:`ContainerRuntimeError` subclasses below, never the transport's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+NetworkMode = Literal["bridge", "host", "none"]
+ContainerStatus = Literal["created", "running", "exited", "dead"]
+HealthStatus = Literal["healthy", "unhealthy", "starting"]
+PortProtocol = Literal["tcp", "udp"]
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+class ContainerRuntimeError(RuntimeError):
+    """Base of every error a runtime raises; ``message`` is the engine's own text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContainerNotFound(ContainerRuntimeError):  # noqa: N818 - reads as the condition it reports
+    """The container id or name is unknown to the engine."""
+
+
+class ImagePullError(ContainerRuntimeError):
+    """The image could not be pulled (the agent reports ``CannotPullContainerError: <message>``)."""
+
+
+class ContainerCreateError(ContainerRuntimeError):
+    """The container could not be created: image not present locally, name in use, invalid settings."""
+
+
+class ContainerStartError(ContainerRuntimeError):
+    """The container could not be started, e.g. its executable does not exist."""
+
+
+class RuntimeUnavailable(ContainerRuntimeError):  # noqa: N818
+    """The engine cannot be reached (socket missing, daemon down, connection reset)."""
+
+
+# --- what to run -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """A container port published on the host; ``host_port`` 0 asks the engine for a free port."""
+
+    container_port: int
+    protocol: PortProtocol = "tcp"
+    host_port: int = 0
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host path (or named volume) mounted into the container."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Docker's health check: ``test`` is ``["CMD", ...]`` or ``["CMD-SHELL", "<command>"]``."""
+
+    test: tuple[str, ...]
+    interval_s: float = 30.0
+    timeout_s: float = 5.0
+    retries: int = 3
+    start_period_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container. ``None`` means "the image's default"."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    cpu_shares: int | None = None
+    memory_bytes: int | None = None
+    """Hard limit: the kernel OOM-kills the container beyond it."""
+    memory_reservation_bytes: int | None = None
+    """Soft limit, enforced only under host memory pressure."""
+    port_bindings: tuple[PortBinding, ...] = ()
+    network_mode: NetworkMode = "bridge"
+    binds: tuple[Bind, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    readonly_rootfs: bool = False
+    privileged: bool = False
+    health_check: HealthCheck | None = None
+    stop_timeout_s: int | None = None
+    """Seconds between SIGTERM and SIGKILL when ``stop`` is called without a timeout (engine default 10)."""
+    extra_hosts: tuple[tuple[str, str], ...] = ()
+    """(hostname, ip) pairs added to /etc/hosts."""
+
+
+# --- what is running ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkBinding:
+    """A published port as the engine actually bound it (the real host port when 0 was asked for)."""
+
+    container_port: int
+    protocol: PortProtocol
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """A container as the engine reports it right now."""
+
+    id: str
+    name: str
+    image: str
+    """The image reference the container was created from."""
+    image_id: str
+    """The local image id, ``sha256:<hex>`` (ECS's ``ImageID``)."""
+    labels: Mapping[str, str]
+    status: ContainerStatus
+    exit_code: int | None
+    """Set once the container has exited (``None`` while created or running)."""
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    health: HealthStatus | None
+    """``None`` when the container has no health check."""
+    oom_killed: bool
+    error: str | None
+    """The engine's error, e.g. why the container failed to start."""
+    network_bindings: tuple[NetworkBinding, ...]
+    ip_addresses: Mapping[str, str]
+    """Network name → the container's IPv4 address on it."""
+    memory_bytes: int | None
+    cpu_shares: int | None
+
+
+@dataclass(frozen=True)
+class PullAuth:
+    """Registry credentials for one pull (for ECR: ``AWS`` and the decoded token's password)."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"PullAuth(username={self.username!r}, password='***')"
+
+
+class ContainerRuntime(Protocol):
+    """A container engine. Ids are the engine's full container ids; names work wherever an id does."""
+
+    def pull(self, image: str, auth: PullAuth | None = None) -> None:
+        """Make ``image`` present locally. Raises :class:`ImagePullError` with the registry's message."""
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container; returns its id. Raises :class:`ContainerCreateError`."""
+
+    def start(self, container_id: str) -> None:
+        """Start a created or exited container; a no-op when it is running.
+
+        Raises :class:`ContainerNotFound` or :class:`ContainerStartError`.
+        """
+
+    def stop(self, container_id: str, timeout_s: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s`` (default: the spec's ``stop_timeout_s``).
+
+        Returns once the container has exited; a no-op when it is not running. Raises
+        :class:`ContainerNotFound`.
+        """
+
+    def remove(self, container_id: str) -> None:
+        """Remove the container, killing it first if it runs. Removing an unknown container is a no-op."""
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        """The container's current state, or ``None`` if the engine does not know it."""
+
+    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """Every container (any state) carrying all of ``labels``; newest first."""
+
+    def wait_exit(self, container_id: str, timeout_s: float) -> int | None:
+        """Block until the container is not running; its exit code, or ``None`` if ``timeout_s`` passed.
+
+        Raises :class:`ContainerNotFound`.
+        """

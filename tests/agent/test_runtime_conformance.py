@@ -1,0 +1,211 @@
+"""One conformance suite for every ``ContainerRuntime``: the real Docker Engine and the in-memory fake.
+
+Checks that need real processes or real time (HTTP reachability, stop durations, Docker's own error text)
+run only for Docker, decided inside the test so the rest of each test still runs against both.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from dockyard.agent.runtime import (
+    ContainerCreateError,
+    ContainerNotFound,
+    ContainerStartError,
+    HealthCheck,
+    ImagePullError,
+    PortBinding,
+)
+from tests.agent.conftest import (
+    EXIT_3,
+    HTTPD,
+    IMAGE,
+    MISSING_EXECUTABLE,
+    SLEEP,
+    TRAP_SET,
+    TRAP_TERM,
+    RuntimeHarness,
+)
+
+MiB = 1024 * 1024
+
+
+def _health(harness: RuntimeHarness, container_id: str) -> str | None:
+    state = harness.runtime.inspect(container_id)
+    return None if state is None else state.health
+
+
+def test_create_then_start_runs_the_container(harness: RuntimeHarness) -> None:
+    runtime = harness.runtime
+    spec = harness.spec(SLEEP)
+    container_id = runtime.create(spec)
+
+    created = runtime.inspect(container_id)
+    assert created is not None
+    assert (created.id, created.name, created.image) == (container_id, spec.name, IMAGE)
+    assert (created.status, created.exit_code, created.started_at) == ("created", None, None)
+    assert created.image_id.startswith("sha256:")
+
+    runtime.start(container_id)
+    runtime.start(container_id)  # starting a running container is a no-op
+    running = runtime.inspect(container_id)
+    assert running is not None
+    assert (running.status, running.exit_code, running.health) == ("running", None, None)
+    assert running.started_at is not None and running.finished_at is None
+    assert set(running.ip_addresses) == {"bridge"}
+    assert runtime.inspect(spec.name) == running  # names work wherever ids do
+
+
+def test_labels_round_trip_and_list_finds_exactly_the_labelled(harness: RuntimeHarness) -> None:
+    runtime = harness.runtime
+    web = [harness.run(SLEEP, labels={"role": "web"}) for _ in range(2)]
+    worker = runtime.create(harness.spec(SLEEP, labels={"role": "worker"}))  # created, never started
+    done = harness.run(EXIT_3, labels={"role": "web"})
+    assert runtime.wait_exit(done, timeout_s=10) == 3
+
+    state = runtime.inspect(web[0])
+    assert state is not None
+    assert state.labels == {"role": "web", **harness.run_label}
+    found = runtime.list({**harness.run_label, "role": "web"})
+    assert {s.id for s in found} == {*web, done}  # every state, exited included
+    assert {s.id for s in runtime.list(harness.run_label)} == {*web, worker, done}
+    assert [s.id for s in runtime.list(harness.run_label)][-1] == web[0]  # newest first
+    assert runtime.list({**harness.run_label, "role": "nobody"}) == []
+
+
+def test_exit_code_of_a_finished_container(harness: RuntimeHarness) -> None:
+    container_id = harness.run(EXIT_3)
+
+    assert harness.runtime.wait_exit(container_id, timeout_s=10) == 3
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    assert (state.status, state.exit_code, state.oom_killed) == ("exited", 3, False)
+    assert state.finished_at is not None
+    assert state.network_bindings == () and state.ip_addresses == {}
+
+
+def test_stop_kills_a_process_that_ignores_sigterm_after_the_timeout(harness: RuntimeHarness) -> None:
+    container_id = harness.run(SLEEP, stop_timeout_s=1)
+    assert harness.runtime.wait_exit(container_id, timeout_s=0.2) is None  # still running
+
+    started = time.monotonic()
+    harness.runtime.stop(container_id)  # the spec's stop_timeout_s: SIGTERM, 1 s, SIGKILL
+    elapsed = time.monotonic() - started
+
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    # `sleep` is PID 1: the kernel drops SIGTERM it has no handler for, so SIGKILL ends it: 128 + 9.
+    assert (state.status, state.exit_code) == ("exited", 137)
+    assert harness.runtime.wait_exit(container_id, timeout_s=1) == 137
+    harness.runtime.stop(container_id, timeout_s=1)  # stopping a stopped container is a no-op
+    if harness.is_docker:
+        assert 0.9 <= elapsed < 5, elapsed
+
+
+def test_stop_lets_a_process_that_traps_sigterm_exit_cleanly(harness: RuntimeHarness) -> None:
+    # A TERM that arrives before the trap is set is dropped (PID 1): wait for the shell to report it.
+    check = HealthCheck(TRAP_SET, interval_s=0.1, timeout_s=1, retries=1)
+    container_id = harness.run(TRAP_TERM, health_check=check)
+    harness.wait_until(lambda: _health(harness, container_id) == "healthy", deadline_s=10, what="trapping")
+
+    started = time.monotonic()
+    harness.runtime.stop(container_id, timeout_s=10)
+    elapsed = time.monotonic() - started
+
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    assert (state.status, state.exit_code) == ("exited", 0)
+    if harness.is_docker:
+        assert elapsed < 5, elapsed  # ended by its trap, long before the SIGKILL
+
+
+def test_dynamic_host_port_is_bound_and_reachable(harness: RuntimeHarness) -> None:
+    container_id = harness.run(HTTPD, port_bindings=(PortBinding(8080, "tcp", host_port=0),))
+
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    bindings = [b for b in state.network_bindings if (b.container_port, b.protocol) == (8080, "tcp")]
+    assert bindings and all(b.host_port > 0 for b in bindings)
+    assert "0.0.0.0" in {b.host_ip for b in bindings}
+    if harness.is_docker:
+        url = f"http://127.0.0.1:{bindings[0].host_port}/"
+
+        def serves_index() -> bool:
+            try:
+                return "hello from dockyard" in httpx.get(url, timeout=1).text
+            except httpx.HTTPError:
+                return False
+
+        harness.wait_until(serves_index, deadline_s=10, what="serving on the dynamic port")
+
+
+@pytest.mark.parametrize(("test", "expected"), [("true", "healthy"), ("false", "unhealthy")])
+def test_health_check_reaches_its_status(harness: RuntimeHarness, test: str, expected: str) -> None:
+    check = HealthCheck(("CMD-SHELL", test), interval_s=1, timeout_s=1, retries=1)
+    container_id = harness.run(SLEEP, health_check=check)
+
+    first = harness.runtime.inspect(container_id)
+    assert first is not None and first.health == "starting"
+
+    harness.wait_until(lambda: _health(harness, container_id) == expected, deadline_s=15, what=expected)
+
+
+def test_resource_limits_are_visible_in_inspect(harness: RuntimeHarness) -> None:
+    container_id = harness.run(SLEEP, memory_bytes=64 * MiB, cpu_shares=256)
+
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    assert (state.memory_bytes, state.cpu_shares) == (64 * MiB, 256)
+
+
+def test_remove_deletes_even_a_running_container(harness: RuntimeHarness) -> None:
+    container_id = harness.run(SLEEP)
+
+    harness.runtime.remove(container_id)
+    harness.runtime.remove(container_id)  # removing twice is a no-op
+
+    assert harness.runtime.inspect(container_id) is None
+    assert harness.runtime.list(harness.run_label) == []
+
+
+def test_unknown_container(harness: RuntimeHarness) -> None:
+    unknown = "0" * 64
+    runtime = harness.runtime
+
+    assert runtime.inspect(unknown) is None
+    with pytest.raises(ContainerNotFound):
+        runtime.start(unknown)
+    with pytest.raises(ContainerNotFound):
+        runtime.stop(unknown, timeout_s=1)
+    with pytest.raises(ContainerNotFound):
+        runtime.wait_exit(unknown, timeout_s=1)
+
+
+def test_create_fails_for_a_missing_image_or_a_taken_name(harness: RuntimeHarness) -> None:
+    with pytest.raises(ContainerCreateError, match=r"(?i)no such image"):
+        harness.runtime.create(harness.spec(SLEEP, image="dockyard-test/never-pulled:none"))
+    spec = harness.spec(SLEEP)
+    harness.runtime.create(spec)
+    with pytest.raises(ContainerCreateError, match=r"(?i)already in use"):
+        harness.runtime.create(spec)
+
+
+def test_start_of_a_missing_executable_fails_and_leaves_it_created(harness: RuntimeHarness) -> None:
+    container_id = harness.runtime.create(harness.spec(MISSING_EXECUTABLE))
+
+    with pytest.raises(ContainerStartError, match="no such file or directory"):
+        harness.runtime.start(container_id)
+    state = harness.runtime.inspect(container_id)
+    assert state is not None
+    assert state.status == "created" and state.error is not None
+    assert "no-such-program" in state.error
+
+
+def test_pull_from_an_unreachable_registry_fails(harness: RuntimeHarness) -> None:
+    with pytest.raises(ImagePullError) as raised:
+        harness.runtime.pull("localhost:1/nope:latest")
+    if harness.is_docker:
+        assert "connection refused" in raised.value.message.lower()

@@ -92,7 +92,7 @@ class RuntimeHarness:
 @pytest.fixture(scope="session")
 def docker_image() -> str:
     if not docker_available():
-        pytest.skip("the Docker Engine is not available")
+        pytest.fail("the Docker Engine is not running: scripts/setup installs and starts it")
     docker_import_busybox(IMAGE)
     return IMAGE
 

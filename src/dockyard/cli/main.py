@@ -1,4 +1,4 @@
-"""The ``dockyard`` command: ``server``, ``up``, ``keys`` and ``version``."""
+"""The ``dockyard`` command: ``server``, ``up``, ``agent``, ``keys`` and ``version``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from dockyard import __version__
+from dockyard.agent import config as agent_config
+from dockyard.agent.main import run_from_args as run_agent
 from dockyard.api.app import Runtime, create_app, open_runtime
 from dockyard.api.observability import configure_logging
 from dockyard.cli.banner import up_banner
@@ -47,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run everything locally and print how to use it")
     _add_server_flags(up)
     up.set_defaults(run=_run_up)
+
+    agent = commands.add_parser("agent", help="join this host to a cluster and run its tasks")
+    agent_config.add_arguments(agent)
+    agent.set_defaults(run=run_agent)
 
     keys = commands.add_parser("keys", help="manage access keys and accounts")
     _add_store_flags(keys)

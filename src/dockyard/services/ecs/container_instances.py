@@ -31,6 +31,7 @@ from dockyard.services.ecs.task_definition_rules import decode_token, encode_tok
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as store
 from dockyard.store import tags as tag_store
+from dockyard.store import tasks as task_store
 from dockyard.store.clusters import ClusterRecord
 from dockyard.store.container_instances import ACTIVE, DRAINING, INACTIVE, ContainerInstanceRecord
 from dockyard.store.database import Database
@@ -78,6 +79,7 @@ class ContainerInstanceOperations:
             )
             arns = [r.arn for r in found.values()] if "TAGS" in include else []
             tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
+            counts = task_store.count_by_instance(tx, ctx.account_id, [r.arn for r in found.values()])
         instances: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, instance_id in ids.items():
@@ -85,7 +87,9 @@ class ContainerInstanceOperations:
             if record is None:
                 failures.append({"arn": _missing_arn(ctx, cluster, reference), "reason": "MISSING"})
                 continue
-            view = container_instance_view(record, tags.get(record.arn, []) if "TAGS" in include else None)
+            view = container_instance_view(
+                record, tags.get(record.arn, []) if "TAGS" in include else None, counts.get(record.arn)
+            )
             if "CONTAINER_INSTANCE_HEALTH" in include:
                 view["healthStatus"] = {"overallStatus": "INSUFFICIENT_DATA", "details": []}
             instances.append(view)
@@ -221,9 +225,13 @@ class ContainerInstanceOperations:
 
 
 def container_instance_view(
-    record: ContainerInstanceRecord, tags: Sequence[tuple[str, str]] | None
+    record: ContainerInstanceRecord,
+    tags: Sequence[tuple[str, str]] | None,
+    tasks: task_store.TaskCounts | None = None,
 ) -> dict[str, Any]:
-    """The ContainerInstance structure ECS returns; ``tags`` only when asked for (not ``None``)."""
+    """The ContainerInstance structure ECS returns; ``tags`` only when asked for (not ``None``);
+    ``tasks`` counts the instance's running and pending tasks (none when not given)."""
+    tasks = tasks or task_store.TaskCounts()
     view: dict[str, Any] = {
         "containerInstanceArn": record.arn,
         "ec2InstanceId": record.ec2_instance_id,
@@ -233,8 +241,8 @@ def container_instance_view(
         "registeredResources": rules.resources_view(_registered(record)),
         "status": record.status,
         "agentConnected": record.agent_connected,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
+        "runningTasksCount": tasks.running,
+        "pendingTasksCount": tasks.pending,
         "attributes": rules.attribute_list(record.attributes),
         "registeredAt": record.registered_at,
         "attachments": [],

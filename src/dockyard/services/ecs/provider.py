@@ -1,5 +1,5 @@
 """ECS operations on clusters and tags; task definitions come from ``TaskDefinitionOperations``, container
-instances from ``ContainerInstanceOperations``.
+instances from ``ContainerInstanceOperations``, tasks from ``TaskOperations``.
 
 Each method receives validated parameters and returns a dict shaped like the operation's output; the
 gateway serializes it. State lives in the store; every write is one transaction.
@@ -26,9 +26,11 @@ from dockyard.services.ecs.errors import (
     InvalidParameterException,
 )
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
+from dockyard.services.ecs.tasks import TaskOperations
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
+from dockyard.store import tasks as task_store
 from dockyard.store.clusters import ACTIVE, INACTIVE, ClusterRecord
 from dockyard.store.database import Database
 
@@ -38,7 +40,7 @@ MAX_TAGS = 50
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
-class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provider):
+class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, Provider):
     service_name = "ecs"
 
     def __init__(
@@ -82,7 +84,8 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provide
                 tag_store.put_tags(tx, ctx.account_id, arn, tags)
             stored_tags = tag_store.list_tags(tx, ctx.account_id, arn)
             count = _instance_count(tx, record)
-        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES, count)}
+            tasks = _task_counts(tx, record)
+        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES, count, tasks)}
 
     def describe_clusters(self, ctx: RequestContext, params: Params) -> Result:
         references: list[str] = list(params.get("clusters") or [naming.DEFAULT_CLUSTER])
@@ -97,6 +100,7 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provide
             arns = [r.arn for r in found.values()] if "TAGS" in include else []
             tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
             counts = instance_store.count_registered(tx, ctx.account_id, ctx.region, found)
+            task_counts = task_store.count_by_cluster(tx, ctx.account_id, ctx.region, found)
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():
@@ -105,7 +109,8 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provide
                 failures.append({"arn": _missing_arn(ctx, reference), "reason": "MISSING"})
             else:
                 count = counts.get(record.name, 0)
-                result.append(_cluster_view(record, tags.get(record.arn, []), include, count))
+                tasks = task_counts.get(record.name, task_store.TaskCounts())
+                result.append(_cluster_view(record, tags.get(record.arn, []), include, count, tasks))
         return {"clusters": result, "failures": failures}
 
     def list_clusters(self, ctx: RequestContext, params: Params) -> Result:
@@ -135,7 +140,7 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, Provide
                 )
             deleted = cluster_store.save_cluster(tx, _with_status(record, INACTIVE, ctx))
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
-        return {"cluster": _cluster_view(deleted, stored_tags, _ALL_INCLUDES, 0)}
+        return {"cluster": _cluster_view(deleted, stored_tags, _ALL_INCLUDES, 0, task_store.TaskCounts())}
 
     # --- tags ----------------------------------------------------------------------------------------------
 
@@ -190,15 +195,19 @@ _ALL_INCLUDES = frozenset({"TAGS", "SETTINGS", "CONFIGURATIONS", "ATTACHMENTS", 
 
 
 def _cluster_view(
-    record: ClusterRecord, tags: Sequence[tuple[str, str]], include: frozenset[str], instances: int
+    record: ClusterRecord,
+    tags: Sequence[tuple[str, str]],
+    include: frozenset[str],
+    instances: int,
+    tasks: task_store.TaskCounts,
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "clusterArn": record.arn,
         "clusterName": record.name,
         "status": record.status,
         "registeredContainerInstancesCount": instances,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
+        "runningTasksCount": tasks.running,
+        "pendingTasksCount": tasks.pending,
         "activeServicesCount": 0,
         "statistics": [],
         "capacityProviders": record.capacity_providers,
@@ -220,6 +229,11 @@ def _instance_count(tx: Any, record: ClusterRecord) -> int:
     return instance_store.count_registered(tx, record.account_id, record.region, [record.name]).get(
         record.name, 0
     )
+
+
+def _task_counts(tx: Any, record: ClusterRecord) -> task_store.TaskCounts:
+    counts = task_store.count_by_cluster(tx, record.account_id, record.region, [record.name])
+    return counts.get(record.name, task_store.TaskCounts())
 
 
 def _merge_settings(requested: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:

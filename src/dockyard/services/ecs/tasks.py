@@ -1,0 +1,381 @@
+"""ECS task operations: RunTask, StartTask, StopTask, DescribeTasks, ListTasks (EC2 launch type).
+
+RunTask is one write transaction: lock the cluster's rows, read its instances as scheduler snapshots,
+run the pure scheduler with an rng seeded from the request id, debit each chosen instance (re-checked in
+the store, so concurrent calls never oversubscribe) and insert the tasks PENDING with desired RUNNING.
+Tasks then wait for their instance's agent, which reports their states through
+:func:`dockyard.store.tasks.record_task_state`; that also credits the instance back once a task STOPPED.
+
+Until agents hold a push channel, an instance whose agent never connected one
+(``agent_last_seen_at`` unset) counts as reachable for placement: its tasks stay PENDING until the agent
+picks them up. An instance whose agent did connect and is now disconnected fails with ``AGENT``.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection
+
+from dockyard.control.scheduler import ClusterSnapshot, InstanceSnapshot, PlacementFailure, place
+from dockyard.control.scheduler import validate_request as validate_placement
+from dockyard.core.context import RequestContext
+from dockyard.services.base import Params, Result
+from dockyard.services.ecs import container_instance_rules as instance_rules
+from dockyard.services.ecs import naming
+from dockyard.services.ecs import task_definition_rules as definition_rules
+from dockyard.services.ecs import task_rules as rules
+from dockyard.services.ecs.container_instances import snapshot as instance_snapshot
+from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
+from dockyard.store import clusters as cluster_store
+from dockyard.store import container_instances as instance_store
+from dockyard.store import tags as tag_store
+from dockyard.store import task_definitions as definition_store
+from dockyard.store import tasks as store
+from dockyard.store.clusters import ClusterRecord
+from dockyard.store.container_instances import ContainerInstanceRecord
+from dockyard.store.database import Database
+from dockyard.store.task_definitions import TaskDefinitionRecord
+from dockyard.store.tasks import PENDING, PROVISIONING, RUNNING, STOPPED, TaskRecord
+
+PAGE_MAX = 100
+DESCRIBE_MAX = 100
+START_TASK_MAX = 10
+RUN_TASK_MAX = 10
+EC2 = "EC2"
+DEFAULT_STOP_REASON = "Task stopped by user"
+USER_INITIATED = "UserInitiated"
+TASK_NOT_FOUND = "The referenced task was not found."
+DEFINITION_NOT_FOUND = "TaskDefinition not found."
+
+
+class TaskOperations:
+    """Mixed into the ECS provider; needs ``_db``."""
+
+    _db: Database
+
+    def run_task(self, ctx: RequestContext, params: Params) -> Result:
+        _check_launch_type(params)
+        count = params.get("count") or 1
+        if not 1 <= count <= RUN_TASK_MAX:
+            raise InvalidParameterException(f"count must be between 1 and {RUN_TASK_MAX}.")
+        tags = definition_rules.tag_pairs(params.get("tags") or [])
+        rng = _placement_rng(ctx)
+        with self._db.write() as tx:
+            cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
+            definition = _definition(ctx, tx, params["taskDefinition"])
+            shape = rules.task_shape(definition.body, params.get("overrides") or {})
+            request = rules.placement_request(
+                shape,
+                count=count,
+                group=params.get("group") or f"family:{definition.family}",
+                definition_constraints=definition.body.get("placementConstraints") or [],
+                constraints=params.get("placementConstraints") or [],
+                strategies=params.get("placementStrategy") or [],
+            )
+            validate_placement(request)
+            store.lock_cluster(tx, ctx.account_id, ctx.region, cluster.name)
+            instances = _placeable(ctx, tx, cluster)
+            snapshot = ClusterSnapshot(tuple(snap for _, snap in instances.values()))
+            plan = place(snapshot, request, rng, cluster_arn=cluster.arn)
+            tasks, failures = [], [_failure(f) for f in plan.failures]
+            for placement in plan.placements:
+                record = _start(
+                    ctx, tx, cluster, definition, shape, params, instances[placement.instance_arn][0]
+                )
+                if record is None:
+                    failures.append({"arn": placement.instance_arn, "reason": "RESOURCE:CPU"})
+                    continue
+                tasks.append(self._saved(ctx, tx, record, tags))
+        return {"tasks": tasks, "failures": _unique(failures)}
+
+    def start_task(self, ctx: RequestContext, params: Params) -> Result:
+        references: Sequence[str] = params["containerInstances"]
+        if not 1 <= len(references) <= START_TASK_MAX:
+            raise InvalidParameterException(f"containerInstances must have 1 to {START_TASK_MAX} elements.")
+        tags = definition_rules.tag_pairs(params.get("tags") or [])
+        rng = _placement_rng(ctx)
+        tasks: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
+        with self._db.write() as tx:
+            cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
+            definition = _definition(ctx, tx, params["taskDefinition"])
+            shape = rules.task_shape(definition.body, params.get("overrides") or {})
+            request = rules.placement_request(
+                shape,
+                count=1,
+                group=params.get("group") or f"family:{definition.family}",
+                definition_constraints=definition.body.get("placementConstraints") or [],
+                constraints=[],
+                strategies=[],
+            )
+            validate_placement(request)
+            store.lock_cluster(tx, ctx.account_id, ctx.region, cluster.name)
+            for reference in references:
+                instance_id = instance_rules.instance_id_from_reference(
+                    reference, region=ctx.region, account_id=ctx.account_id, cluster=cluster.name
+                )
+                instances = _placeable(ctx, tx, cluster)
+                found = next((v for v in instances.values() if v[0].instance_id == instance_id), None)
+                if found is None:
+                    failures.append({"arn": reference, "reason": "MISSING"})
+                    continue
+                plan = place(ClusterSnapshot((found[1],)), request, rng, cluster_arn=cluster.arn)
+                if not plan.placements:
+                    failures.extend(_failure(f) for f in plan.failures)
+                    continue
+                record = _start(ctx, tx, cluster, definition, shape, params, found[0])
+                if record is None:
+                    failures.append({"arn": found[0].arn, "reason": "RESOURCE:CPU"})
+                    continue
+                tasks.append(self._saved(ctx, tx, record, tags))
+        return {"tasks": tasks, "failures": failures}
+
+    def stop_task(self, ctx: RequestContext, params: Params) -> Result:
+        with self._db.write() as tx:
+            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            task_id = _task_id(ctx, cluster, params["task"])
+            record = (
+                store.find_task(tx, ctx.account_id, ctx.region, cluster.name, task_id, lock=True)
+                if task_id
+                else None
+            )
+            if record is None:
+                raise InvalidParameterException(TASK_NOT_FOUND)
+            if record.desired_status != STOPPED:
+                record = store.save_task(
+                    tx,
+                    replace(
+                        record,
+                        desired_status=STOPPED,
+                        stopping_at=record.stopping_at or ctx.now,
+                        stopped_reason=params.get("reason") or DEFAULT_STOP_REASON,
+                        stop_code=USER_INITIATED,
+                        updated_at=ctx.now,
+                    ),
+                )
+        return {"task": rules.task_view(record, None)}
+
+    def describe_tasks(self, ctx: RequestContext, params: Params) -> Result:
+        references: Sequence[str] = params["tasks"]
+        if not 1 <= len(references) <= DESCRIBE_MAX:
+            raise InvalidParameterException(
+                f"Tasks cannot be empty or have more than {DESCRIBE_MAX} elements."
+            )
+        include_tags = "TAGS" in (params.get("include") or [])
+        with self._db.read() as tx:
+            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            ids = {ref: _task_id(ctx, cluster, ref) for ref in references}
+            found = store.find_tasks(tx, ctx.account_id, ctx.region, cluster.name, filter(None, ids.values()))
+            arns = [r.arn for r in found.values()] if include_tags else []
+            tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
+        tasks: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
+        for reference, task_id in ids.items():
+            record = found.get(task_id) if task_id else None
+            if record is None:
+                arn = reference if reference.startswith("arn:") else None
+                missing = arn or rules.task_arn(ctx.region, ctx.account_id, cluster.name, reference)
+                failures.append({"arn": missing, "reason": "MISSING"})
+            else:
+                tasks.append(rules.task_view(record, tags.get(record.arn, []) if include_tags else None))
+        return {"tasks": tasks, "failures": failures}
+
+    def list_tasks(self, ctx: RequestContext, params: Params) -> Result:
+        limit = params.get("maxResults") or PAGE_MAX
+        if not 1 <= limit <= PAGE_MAX:
+            raise InvalidParameterException(f"maxResults must be between 1 and {PAGE_MAX}.")
+        after = definition_rules.decode_token(params.get("nextToken"), (str,))
+        with self._db.read() as tx:
+            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            instance_arn = None
+            if params.get("containerInstance"):
+                instance_id = instance_rules.instance_id_from_reference(
+                    params["containerInstance"],
+                    region=ctx.region,
+                    account_id=ctx.account_id,
+                    cluster=cluster.name,
+                )
+                found = (
+                    instance_store.find_instance(tx, ctx.account_id, ctx.region, cluster.name, instance_id)
+                    if instance_id
+                    else None
+                )
+                if found is None:
+                    raise InvalidParameterException("The referenced container instance was not found.")
+                instance_arn = found.arn
+            arns = store.list_task_arns(
+                tx,
+                ctx.account_id,
+                ctx.region,
+                cluster.name,
+                desired_status=params.get("desiredStatus") or RUNNING,
+                container_instance_arn=instance_arn,
+                family=params.get("family") or None,
+                started_by=params.get("startedBy") or None,
+                launch_type=params.get("launchType") or None,
+                after=None if after is None else after[0],
+                limit=limit + 1,
+            )
+        result: Result = {"taskArns": arns[:limit]}
+        if len(arns) > limit:
+            result["nextToken"] = definition_rules.encode_token((arns[limit - 1],))
+        return result
+
+    def _saved(
+        self, ctx: RequestContext, tx: Connection, record: TaskRecord, tags: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        if tags:
+            tag_store.put_tags(tx, ctx.account_id, record.arn, tags)
+        return rules.task_view(record, list(tags) if tags else None)
+
+
+def _placement_rng(ctx: RequestContext) -> random.Random:
+    """The scheduler's random source, seeded by the request id: a placement is repeatable from its
+    inputs. It only breaks ties between instances; nothing secret depends on it."""
+    return random.Random(ctx.request_id)  # noqa: S311
+
+
+def _check_launch_type(params: Params) -> None:
+    launch_type = params.get("launchType") or EC2
+    if params.get("capacityProviderStrategy"):
+        raise ClientException("Capacity provider strategies are not supported yet.")
+    if launch_type != EC2:
+        raise ClientException(f"The {launch_type} launch type is not supported yet.")
+
+
+def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool) -> ClusterRecord:
+    name = naming.cluster_name_from_reference(reference, region=ctx.region, account_id=ctx.account_id)
+    record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
+    if record is None or (active and record.status != cluster_store.ACTIVE):
+        raise ClusterNotFoundException()
+    return record
+
+
+def _definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefinitionRecord:
+    """The ACTIVE task definition ``reference`` names (family = its latest ACTIVE revision)."""
+    ref = definition_rules.parse_reference(reference, region=ctx.region, account_id=ctx.account_id)
+    record = None
+    if ref is not None and ref.revision is None:
+        record = definition_store.find_latest_active(tx, ctx.account_id, ctx.region, ref.family)
+    elif ref is not None and ref.revision is not None:
+        record = definition_store.find_task_definition(
+            tx, ctx.account_id, ctx.region, ref.family, ref.revision
+        )
+    if record is None or record.status == definition_store.DELETE_IN_PROGRESS:
+        raise InvalidParameterException(DEFINITION_NOT_FOUND)
+    if record.status != definition_store.ACTIVE:
+        raise ClientException("TaskDefinition is inactive")
+    return record
+
+
+def _placeable(
+    ctx: RequestContext, tx: Connection, cluster: ClusterRecord
+) -> dict[str, tuple[ContainerInstanceRecord, InstanceSnapshot]]:
+    """The cluster's registered instances with their scheduler snapshots, task counts and groups."""
+    records = instance_store.list_instances(
+        tx, ctx.account_id, ctx.region, cluster.name, statuses=instance_store.REGISTERED
+    )
+    counts = store.count_by_instance(tx, ctx.account_id, [r.arn for r in records])
+    groups = store.groups_by_instance(tx, ctx.account_id, ctx.region, cluster.name)
+    placeable: dict[str, tuple[ContainerInstanceRecord, InstanceSnapshot]] = {}
+    for record in records:
+        count = counts.get(record.arn, store.TaskCounts())
+        snap = replace(
+            instance_snapshot(record),
+            agent_connected=record.agent_connected or record.agent_last_seen_at is None,
+            running_tasks_count=count.running,
+            pending_tasks_count=count.pending,
+            task_groups=groups.get(record.arn, {}),
+        )
+        placeable[record.arn] = (record, snap)
+    return placeable
+
+
+def _start(
+    ctx: RequestContext,
+    tx: Connection,
+    cluster: ClusterRecord,
+    definition: TaskDefinitionRecord,
+    shape: rules.TaskShape,
+    params: Params,
+    instance: ContainerInstanceRecord,
+) -> TaskRecord | None:
+    """Debit ``instance`` and insert one task on it; None if the instance can no longer take it."""
+    debited = store.debit_instance(
+        tx,
+        ctx.account_id,
+        instance.arn,
+        cpu=shape.cpu,
+        memory=shape.memory,
+        ports_tcp=shape.host_ports_tcp,
+        ports_udp=shape.host_ports_udp,
+        now=ctx.now,
+    )
+    if not debited:
+        return None
+    task_id = uuid.uuid4().hex
+    arn = rules.task_arn(ctx.region, ctx.account_id, cluster.name, task_id)
+    awsvpc = definition.body.get("networkMode") == "awsvpc"
+    record = TaskRecord(
+        account_id=ctx.account_id,
+        region=ctx.region,
+        cluster_name=cluster.name,
+        task_id=task_id,
+        arn=arn,
+        cluster_arn=cluster.arn,
+        task_definition_arn=definition.arn,
+        family=definition.family,
+        container_instance_arn=instance.arn,
+        last_status=PROVISIONING if awsvpc else PENDING,
+        desired_status=RUNNING,
+        launch_type=EC2,
+        group=params.get("group") or f"family:{definition.family}",
+        started_by=params.get("startedBy") or None,
+        cpu=shape.task_cpu,
+        memory=shape.task_memory,
+        reserved_cpu=shape.cpu,
+        reserved_memory=shape.memory,
+        reserved_ports_tcp=tuple(sorted(shape.host_ports_tcp)),
+        reserved_ports_udp=tuple(sorted(shape.host_ports_udp)),
+        overrides=_stored_overrides(params.get("overrides") or {}),
+        containers=rules.initial_containers(
+            shape,
+            task_arn=arn,
+            container_ids=[str(uuid.uuid4()) for _ in shape.containers],
+            region=ctx.region,
+            account_id=ctx.account_id,
+            cluster=cluster.name,
+        ),
+        attributes=rules.task_attributes(instance.attributes),
+        availability_zone=instance.attributes.get("ecs.availability-zone"),
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    store.insert_task(tx, record)
+    return record
+
+
+def _stored_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **overrides}
+
+
+def _task_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:
+    return rules.task_id_from_reference(
+        reference, region=ctx.region, account_id=ctx.account_id, cluster=cluster.name
+    )
+
+
+def _failure(failure: PlacementFailure) -> dict[str, str]:
+    return {"arn": failure.arn, "reason": failure.reason}
+
+
+def _unique(failures: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for failure in failures:
+        seen.setdefault((failure["arn"], failure["reason"]), failure)
+    return list(seen.values())

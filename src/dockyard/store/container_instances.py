@@ -12,7 +12,18 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from dockyard.store.schema import ecs_container_instances as table
 from dockyard.store.schema import ecs_instance_attributes as attributes_table
@@ -114,17 +125,21 @@ def count_registered(
     names = list(set(cluster_names))
     if not names:
         return {}
-    rows = conn.execute(
-        select(table.c.cluster_name, func.count())
-        .where(
-            table.c.account_id == account_id,
-            table.c.region == region,
-            table.c.cluster_name.in_(names),
-            table.c.status.in_(REGISTERED),
-        )
-        .group_by(table.c.cluster_name)
-    )
+    rows = conn.execute(_COUNT_REGISTERED, {"account_id": account_id, "region": region, "names": names})
     return {str(name): int(count) for name, count in rows}
+
+
+# Built once: DescribeClusters runs it on every call.
+_COUNT_REGISTERED = (
+    select(table.c.cluster_name, func.count())
+    .where(
+        table.c.account_id == bindparam("account_id"),
+        table.c.region == bindparam("region"),
+        table.c.cluster_name.in_(bindparam("names", expanding=True)),
+        table.c.status.in_(REGISTERED),
+    )
+    .group_by(table.c.cluster_name)
+)
 
 
 def list_attributes(

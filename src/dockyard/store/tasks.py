@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, insert, select, update
 
 from dockyard.store.schema import clusters as clusters_table
 from dockyard.store.schema import ecs_container_instances as instances_table
@@ -168,17 +168,21 @@ def count_by_cluster(
     names = list(set(cluster_names))
     if not names:
         return {}
-    rows = conn.execute(
-        select(table.c.cluster_name, table.c.last_status, func.count())
-        .where(
-            table.c.account_id == account_id,
-            table.c.region == region,
-            table.c.cluster_name.in_(names),
-            table.c.last_status != STOPPED,
-        )
-        .group_by(table.c.cluster_name, table.c.last_status)
-    )
+    rows = conn.execute(_COUNT_BY_CLUSTER, {"account_id": account_id, "region": region, "names": names})
     return _counts((str(name), str(status), int(n)) for name, status, n in rows)
+
+
+# Built once: DescribeClusters runs it on every call.
+_COUNT_BY_CLUSTER = (
+    select(table.c.cluster_name, table.c.last_status, func.count())
+    .where(
+        table.c.account_id == bindparam("account_id"),
+        table.c.region == bindparam("region"),
+        table.c.cluster_name.in_(bindparam("names", expanding=True)),
+        table.c.last_status != STOPPED,
+    )
+    .group_by(table.c.cluster_name, table.c.last_status)
+)
 
 
 def count_by_instance(

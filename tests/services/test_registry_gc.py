@@ -74,7 +74,7 @@ def test_gc_during_a_push_keeps_its_layers(setup: tuple[RegistryService, Registr
     clock.now = T0 + GC_GRACE / 2
     report = registry.collect_garbage(clock.now)
     assert (report.pruned_links, report.deleted_blobs) == (0, 0)
-    registry.put_manifest(scope, "app", "v1", content_type=None, body=manifest_for(config, 28), now=clock.now)
+    registry.put_manifest(scope, "app", "v1", None, manifest_for(config, 28), clock.now)
     # Once referenced, the blob survives any number of collections, however late.
     clock.now = T0 + 10 * GC_GRACE
     registry.collect_garbage(clock.now)
@@ -86,7 +86,7 @@ def test_gc_removes_blobs_nothing_references_after_the_grace_period(
 ) -> None:
     registry, scope, clock = setup
     config = upload(registry, scope, b"config of a deleted image", T0)
-    registry.put_manifest(scope, "app", "v1", content_type=None, body=manifest_for(config, 25), now=T0)
+    registry.put_manifest(scope, "app", "v1", None, manifest_for(config, 25), T0)
     registry.delete_manifest(scope, "app", "v1")
     clock.now = T0 + 2 * GC_GRACE
     report = registry.collect_garbage(clock.now)
@@ -117,3 +117,18 @@ def test_abandoned_uploads_expire(setup: tuple[RegistryService, RegistryScope, C
 
     with pytest.raises(BlobUploadUnknown):
         registry.upload_size(scope, "app", upload_id)
+
+
+def test_a_moved_tag_is_served_at_once_despite_the_manifest_cache(
+    setup: tuple[RegistryService, RegistryScope, Clock],
+) -> None:
+    registry, scope, _clock = setup
+    first = upload(registry, scope, b"first config", T0)
+    second = upload(registry, scope, b"second config", T0)
+    registry.put_manifest(scope, "app", "v1", None, manifest_for(first, 12), T0)
+    for _ in range(3):  # the first pull records its time, the next ones fill and use the cache
+        served = registry.get_manifest(scope, "app", "v1", now=T0)
+    assert registry.cached_manifest(scope, "app", "v1", now=T0) == served
+    registry.put_manifest(scope, "app", "v1", None, manifest_for(second, 13), T0)
+    assert registry.cached_manifest(scope, "app", "v1", now=T0) is None
+    assert registry.get_manifest(scope, "app", "v1", now=T0).body == manifest_for(second, 13)

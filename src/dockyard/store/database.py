@@ -28,6 +28,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.generation = 0
+        """Changes after every write transaction of this process ends (caches compare it)."""
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -38,10 +40,14 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed when the block exits normally, rolled back otherwise."""
-        with self.engine.connect() as plain:
-            conn = plain.execution_options(dockyard_write=True)
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as plain:
+                conn = plain.execution_options(dockyard_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            # After the commit: a reader that saw the old data read the old generation first.
+            self.generation += 1
 
     def close(self) -> None:
         self.engine.dispose()

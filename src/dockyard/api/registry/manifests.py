@@ -19,7 +19,9 @@ SUBJECT_HEADER = "OCI-Subject"
 async def get_manifest(call: RegistryCall) -> Response:
     """GET (records a pull) and HEAD (does not)."""
     now = None if call.is_head else call.clock()
-    content = await call.run(call.service.get_manifest, call.scope, call.name, call.reference, now=now)
+    content = call.service.cached_manifest(call.scope, call.name, call.reference, now=now)
+    if content is None:
+        content = await call.run(call.service.get_manifest, call.scope, call.name, call.reference, now=now)
     headers = registry_headers(
         {
             "Content-Type": content.media_type,

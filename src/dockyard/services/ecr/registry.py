@@ -30,6 +30,7 @@ from dockyard.registry.errors import (
 )
 from dockyard.registry.names import valid_repository_name, valid_tag
 from dockyard.services.ecr.blobs import BlobOperations, RegistryScope
+from dockyard.services.ecr.manifest_cache import ManifestCache
 from dockyard.services.ecr.repositories import tag_is_immutable
 from dockyard.store import ecr as store
 from dockyard.store.database import Database
@@ -58,6 +59,7 @@ class RegistryService(BlobOperations):
     def __init__(self, db: Database, driver: BlobDriver) -> None:
         self.db = db
         self.driver = driver
+        self._manifests = ManifestCache()
 
     # --- repositories ------------------------------------------------------------------------------------
 
@@ -90,21 +92,36 @@ class RegistryService(BlobOperations):
         self, scope: RegistryScope, name: str, reference: str, *, now: datetime | None
     ) -> ManifestContent:
         """The manifest a tag or digest names. ``now`` records a pull (GET); ``None`` for a HEAD."""
-        if _is_digest(reference):
-            lookup = {"digest": str(parse_digest(reference))}
-        else:
-            lookup = {"tag": _checked_tag(reference)}
+        cached = self.cached_manifest(scope, name, reference, now=now)
+        if cached is not None:
+            return cached
+        lookup = (
+            {"digest": str(parse_digest(reference))}
+            if _is_digest(reference)
+            else {"tag": _checked_tag(reference)}
+        )
+        generation = self.db.generation
         with self.db.read() as tx:
             repository_id, image = store.resolve_image(tx, scope.account_id, scope.region, name, **lookup)
             if repository_id is None:
                 self.repository(tx, scope, name)  # raises NAME_INVALID or NAME_UNKNOWN
         if image is None:
             raise _manifest_unknown(name, reference)
-        if now is not None and (
-            image.last_pulled_at is None or now - image.last_pulled_at >= PULL_RECORD_INTERVAL
-        ):
+        if now is not None and _pull_due(image, now):
             with self.db.write() as tx:
                 store.touch_pull(tx, image.repository_id, image.digest, now)
+        else:
+            self._manifests.put((scope.account_id, scope.region, name, reference), image, generation)
+        return ManifestContent(image.digest, image.media_type, image.manifest)
+
+    def cached_manifest(
+        self, scope: RegistryScope, name: str, reference: str, *, now: datetime | None
+    ) -> ManifestContent | None:
+        """The manifest from the cache, without blocking; None when it must be read from the store
+        (not cached, stale, or a pull time is due to be recorded)."""
+        image = self._manifests.get((scope.account_id, scope.region, name, reference), self.db.generation)
+        if image is None or (now is not None and _pull_due(image, now)):
+            return None
         return ManifestContent(image.digest, image.media_type, image.manifest)
 
     def put_manifest(
@@ -230,6 +247,10 @@ class RegistryService(BlobOperations):
             store.set_tag(tx, repo.id, tag, digest, now)
         except IntegrityError as exc:  # pragma: no cover - serialized by the write transaction
             raise TagInvalid({"tag": tag}) from exc
+
+
+def _pull_due(image: ImageRecord, now: datetime) -> bool:
+    return image.last_pulled_at is None or now - image.last_pulled_at >= PULL_RECORD_INTERVAL
 
 
 def _manifest_unknown(name: str, reference: str) -> ManifestUnknown:

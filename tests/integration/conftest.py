@@ -101,8 +101,10 @@ class ServerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> int:
-        assert self.process is not None
+    def stop(self) -> int | None:
+        """Stop the server (SIGTERM, then SIGKILL); safe to call twice or before a start."""
+        if self.process is None:
+            return None
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -127,9 +129,12 @@ class ServerProcess:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("server"))
-    proc.start()
-    yield proc
-    proc.stop()
+    try:
+        proc.start()
+        yield proc
+    finally:
+        if proc.process is not None:
+            proc.stop()
 
 
 @pytest.fixture(scope="session")

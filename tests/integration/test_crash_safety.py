@@ -33,8 +33,11 @@ def tags_for(i: int) -> list[dict[str, str]]:
     return [{"key": "n", "value": str(i)}, {"key": "team", "value": "burst"}, {"key": "part", "value": "x"}]
 
 
-def test_kill_during_create_burst_loses_no_answered_write(tmp_path: Path) -> None:
+def test_kill_during_create_burst_loses_no_answered_write(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     server = ServerProcess(tmp_path)
+    request.addfinalizer(server.stop)  # never leak the server, whatever fails
     server.start()
     answered: list[int] = []
     lock = threading.Lock()

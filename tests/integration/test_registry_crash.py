@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, make_client, wait_until
 
@@ -44,8 +45,9 @@ def upload_offset(client: httpx.Client, location: str) -> int:
     return last + 1 if last > 0 or response.headers["range"] != "0-0" else 0
 
 
-def test_kill_during_a_1gib_push_then_resume(tmp_path: Path) -> None:
+def test_kill_during_a_1gib_push_then_resume(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     server = ServerProcess(tmp_path)
+    request.addfinalizer(server.stop)  # never leak the server, whatever fails
     server.start()
     make_client(server, "ecr", Keys(ROOT_KEY_ID, ROOT_SECRET)).create_repository(repositoryName="big")
     digest = blob_digest()

@@ -85,3 +85,19 @@ def test_boolean_settings_read_common_spellings() -> None:
     assert load_settings().allow_privileged is False
     with pytest.raises(ValueError, match="allow_privileged"):
         load_settings(environ={"DOCKYARD_ALLOW_PRIVILEGED": "maybe"})
+
+
+def test_operations_run_inline_are_real_and_implemented() -> None:
+    import botocore.session
+
+    from dockyard.services.ecr.provider import EcrProvider
+    from dockyard.services.ecs.provider import EcsProvider
+    from dockyard.services.sts.provider import StsProvider
+
+    session = botocore.session.get_session()
+    for provider in (EcrProvider, EcsProvider, StsProvider):
+        model_operations = set(session.get_service_model(provider.service_name).operation_names)
+        inline = provider.cpu_only_operations | provider.store_read_operations
+        assert inline <= model_operations
+        for operation in inline:
+            assert callable(getattr(provider, operation_method_name(operation), None)), operation

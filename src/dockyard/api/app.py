@@ -106,6 +106,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         providers=providers,
         keys=KeyResolver(CredentialStore(runtime.db)),
         clock=clock,
+        local_store=runtime.db.is_sqlite,
     )
 
     async def health(_request: Request) -> Response:

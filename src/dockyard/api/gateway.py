@@ -60,8 +60,6 @@ _QUERY_AUTH_CODES = {
 # The largest AWS JSON request we serve: ECR's UploadLayerPart carries up to 20 MiB, base64-encoded.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 PROVIDER_THREADS = 2
-# Services whose provider does no I/O answer on the event loop; the rest run in a worker thread.
-_INLINE_SERVICES = frozenset({"sts"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +78,13 @@ class AwsGateway:
         providers: Mapping[str, Provider],
         keys: KeyResolver,
         clock: Clock,
+        local_store: bool = False,
     ) -> None:
         self._catalog = catalog
         self._providers = providers
         self._keys = keys
         self._clock = clock
+        self._local_store = local_store
         # Few provider threads: more only make them fight over the GIL and the store (measured in
         # bench/api_throughput.py: 8 threads served fewer requests than 2).
         self._limiter = anyio.CapacityLimiter(PROVIDER_THREADS)
@@ -123,7 +123,7 @@ class AwsGateway:
             )
         ctx = RequestContext(principal=key.principal, region=signature.region, request_id=request_id, now=now)
         try:
-            if call.service in _INLINE_SERVICES:
+            if self._runs_inline(provider, call.operation.name):
                 result = method(ctx, call.params)
             else:
                 result = await anyio.to_thread.run_sync(method, ctx, call.params, limiter=self._limiter)
@@ -132,6 +132,16 @@ class AwsGateway:
         if call.is_query:
             return serialize_query_response(call.operation, result, request_id)
         return serialize_json_response(call.operation, result)
+
+    def _runs_inline(self, provider: Provider | None, operation: str) -> bool:
+        """Whether to run the operation on the event loop: handing a short call to a worker thread costs
+        more than the call itself (measured in bench/api_throughput.py) when it does no I/O or only reads a
+        local store."""
+        if provider is None:
+            return False
+        if operation in provider.cpu_only_operations:
+            return True
+        return self._local_store and operation in provider.store_read_operations
 
     def _resolve(self, request: Request, body: bytes, signing_service: str) -> _Call:
         target = request.headers.get("x-amz-target")

@@ -29,6 +29,11 @@ class Provider:
     """Base class of service providers; subclasses name the botocore service they implement."""
 
     service_name: str = ""
+    cpu_only_operations: frozenset[str] = frozenset()
+    """Operations that do no I/O at all: the gateway runs them on the event loop."""
+    store_read_operations: frozenset[str] = frozenset()
+    """Operations that only read the store, never write it: the gateway runs them on the event loop when
+    the store is local (SQLite), where a read costs less than handing the call to a worker thread."""
 
     def find_operation(self, operation_name: str) -> Operation | None:
         """The bound method implementing ``operation_name``, or ``None`` if not implemented."""

@@ -14,6 +14,19 @@ from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, Registry
 
 class EcrProvider(RepositoryOperations, ImageOperations, LayerOperations, LifecycleOperations, Provider):
     service_name = "ecr"
+    cpu_only_operations = frozenset({"GetAuthorizationToken", "DescribeRegistry"})
+    # Not BatchGetImage: it records pull times.
+    store_read_operations = frozenset(
+        {
+            "DescribeRepositories",
+            "ListImages",
+            "DescribeImages",
+            "GetRepositoryPolicy",
+            "GetLifecyclePolicy",
+            "GetLifecyclePolicyPreview",
+            "ListTagsForResource",
+        }
+    )
 
     def __init__(
         self, registry: RegistryService, *, registry_host: str, endpoint_url: str, tokens: RegistryTokens

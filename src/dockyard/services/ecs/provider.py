@@ -42,6 +42,21 @@ DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, Provider):
     service_name = "ecs"
+    store_read_operations = frozenset(
+        {
+            "DescribeClusters",
+            "ListClusters",
+            "ListTagsForResource",
+            "DescribeTaskDefinition",
+            "ListTaskDefinitions",
+            "ListTaskDefinitionFamilies",
+            "DescribeContainerInstances",
+            "ListContainerInstances",
+            "ListAttributes",
+            "DescribeTasks",
+            "ListTasks",
+        }
+    )
 
     def __init__(
         self, db: Database, *, allow_privileged: bool = False, endpoint_url: str = "http://127.0.0.1:4566"

@@ -8,6 +8,7 @@ from dockyard.services.base import Params, Provider, Result
 
 class StsProvider(Provider):
     service_name = "sts"
+    cpu_only_operations = frozenset({"GetCallerIdentity"})
 
     def get_caller_identity(self, ctx: RequestContext, params: Params) -> Result:
         principal = ctx.principal

@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
-from dockyard.store.schema import clusters
+from dockyard.store.container_instances import REGISTERED
+from dockyard.store.schema import clusters, ecs_container_instances, ecs_tasks
+from dockyard.store.tasks import PENDING_STATES, RUNNING_STATES
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -64,6 +66,57 @@ def find_clusters(
     rows = conn.execute(_FIND_CLUSTERS, {"account_id": account_id, "region": region, "names": wanted})
     found = (_to_record(row._mapping) for row in rows)
     return {record.name: record for record in found}
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """A cluster with the counts DescribeClusters reports."""
+
+    record: ClusterRecord
+    registered_instances: int
+    running_tasks: int
+    pending_tasks: int
+
+
+def _count_of(table: Any, status_column: Any, statuses: tuple[str, ...]) -> Any:
+    return (
+        select(func.count())
+        .where(
+            table.c.account_id == clusters.c.account_id,
+            table.c.region == clusters.c.region,
+            table.c.cluster_name == clusters.c.name,
+            status_column.in_(statuses),
+        )
+        .scalar_subquery()
+    )
+
+
+# DescribeClusters' hot path: the clusters and their three counts in one round trip.
+_SUMMARIES = select(
+    clusters,
+    _count_of(ecs_container_instances, ecs_container_instances.c.status, REGISTERED).label("n_instances"),
+    _count_of(ecs_tasks, ecs_tasks.c.last_status, RUNNING_STATES).label("n_running"),
+    _count_of(ecs_tasks, ecs_tasks.c.last_status, PENDING_STATES).label("n_pending"),
+).where(
+    clusters.c.account_id == bindparam("account_id"),
+    clusters.c.region == bindparam("region"),
+    clusters.c.name.in_(bindparam("names", expanding=True)),
+)
+
+
+def find_cluster_summaries(
+    conn: Connection, account_id: str, region: str, names: Iterable[str]
+) -> dict[str, ClusterSummary]:
+    """The clusters of ``names`` that exist (in any status) with their counts, keyed by name."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    rows = conn.execute(_SUMMARIES, {"account_id": account_id, "region": region, "names": wanted})
+    summaries = (
+        ClusterSummary(_to_record(row._mapping), row.n_instances, row.n_running, row.n_pending)
+        for row in rows
+    )
+    return {summary.record.name: summary for summary in summaries}
 
 
 def find_cluster(conn: Connection, account_id: str, region: str, name: str) -> ClusterRecord | None:

@@ -111,21 +111,24 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOpe
         include = frozenset(params.get("include", []))
         names = {ref: self._visible_name(ctx, ref) for ref in references}
         with self._db.read() as tx:
-            found = cluster_store.find_clusters(tx, ctx.account_id, ctx.region, filter(None, names.values()))
-            arns = [r.arn for r in found.values()] if "TAGS" in include else []
+            found = cluster_store.find_cluster_summaries(
+                tx, ctx.account_id, ctx.region, filter(None, names.values())
+            )
+            arns = [s.record.arn for s in found.values()] if "TAGS" in include else []
             tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
-            counts = instance_store.count_registered(tx, ctx.account_id, ctx.region, found)
-            task_counts = task_store.count_by_cluster(tx, ctx.account_id, ctx.region, found)
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():
-            record = found.get(name) if name is not None else None
-            if record is None:
+            summary = found.get(name) if name is not None else None
+            if summary is None:
                 failures.append({"arn": _missing_arn(ctx, reference), "reason": "MISSING"})
-            else:
-                count = counts.get(record.name, 0)
-                tasks = task_counts.get(record.name, task_store.TaskCounts())
-                result.append(_cluster_view(record, tags.get(record.arn, []), include, count, tasks))
+                continue
+            record = summary.record
+            tasks = task_store.TaskCounts(running=summary.running_tasks, pending=summary.pending_tasks)
+            view = _cluster_view(
+                record, tags.get(record.arn, []), include, summary.registered_instances, tasks
+            )
+            result.append(view)
         return {"clusters": result, "failures": failures}
 
     def list_clusters(self, ctx: RequestContext, params: Params) -> Result:

@@ -13,17 +13,22 @@ What it does, bounded in time and talking only to 127.0.0.1:
    the full answer: status 200 and exactly the expected clusters;
 4. for each operation (DescribeClusters with ``--describe-batch`` names per call, ListClusters with
    ``maxResults``), and for each round, drives moto and dockyard in alternation (ABBA order over rounds):
-   a warm-up of ``--warmup`` seconds, then ``--duration`` seconds measured, with ``--concurrency``
-   keep-alive connections replaying the pre-signed requests;
-5. prints a table (requests/s, p50/p99 latency, errors), the dockyard/moto throughput ratios and whether
-   the goals hold, and writes everything as JSON to ``bench/out/``.
+   after waiting (at most ``--quiet-wait`` s) for other programs on the machine to go quiet, a warm-up of
+   ``--warmup`` seconds, then ``--duration`` seconds measured, with ``--concurrency`` keep-alive
+   connections replaying the pre-signed requests;
+5. prints a table (requests/s, p50/p99 latency, errors, CPU of server, load generator and other programs),
+   the dockyard/moto throughput ratios and whether the goals hold, and writes everything as JSON to
+   ``bench/out/``.
 
 The load generator is ``wrk`` (C, epoll, one thread; Debian package ``wrk``) with a generated Lua script
 that replays the pre-signed requests and checks every response: status 200 and the expected number of
 cluster ARNs of the seeded set (plus an empty ``failures`` list for DescribeClusters). Without ``wrk`` on
-PATH it falls back to a Python load generator (asyncio, raw HTTP/1.1 over keep-alive sockets, in its own
-process) doing the same checks; it costs more CPU, which the client/server CPU columns make visible. Any
-non-200 answer, malformed answer, connection error or timeout counts as an error.
+PATH it falls back to ``loadgen.py`` (asyncio, raw HTTP/1.1 over keep-alive sockets, in its own process)
+doing the same checks; it costs more CPU, which the client CPU column makes visible. Any non-200 answer,
+malformed answer, connection error or timeout counts as an error.
+
+Diagnostics: ``--pin`` runs each server on one CPU and the load generator on the other; ``--profile``
+samples the dockyard server with py-spy during its measured phases.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -48,7 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -73,6 +78,9 @@ STOP_DEADLINE_S = 15.0
 POOL_SIZE = 100  # distinct pre-signed requests per operation
 GOAL_THROUGHPUT_RATIO = 3.0
 GOAL_P99_MS = 20.0
+QUIET_CPU_PCT = 10.0  # before a phase, wait until other programs use less than this (% of one core)
+NOISY_FOREIGN_CPU_PCT = 10.0  # CPU (% of one core) used by other programs during a phase before we warn
+SERVER_CPU, CLIENT_CPU = 1, 0  # --pin: where the servers and the load generator run
 
 # A cluster ARN of the seeded set in a JSON answer: "arn:aws:ecs:<region>:<acct>:cluster/bench-NNN".
 # The Lua patterns (for wrk) match the same strings as loadgen.py's regexes (Python client, pre-flight).
@@ -81,6 +89,11 @@ EMPTY_FAILURES_LUA_PATTERN = '"failures"%s*:%s*%[%s*%]'
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    """``command`` run on one CPU (``taskset`` execs it, so the pid stays the same), or as is."""
+    return command if cpu is None else ["taskset", "--cpu-list", str(cpu), *command]
 
 
 def free_port() -> int:
@@ -140,6 +153,16 @@ def process_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine (all cores), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -155,6 +178,7 @@ class Server:
     name: str
     workdir: Path
     port: int = field(default_factory=free_port)
+    cpu: int | None = None  # --pin: run on this CPU only (all threads)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -176,7 +200,7 @@ class Server:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command(),
+                pinned(self.command(), self.cpu),
                 env=self.env(),
                 cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
@@ -512,6 +536,7 @@ def run_wrk(
     seconds: float,
     concurrency: int,
     workdir: Path,
+    cpu: int | None = None,
 ) -> dict[str, Any]:
     out_path = workdir / "wrk-result.json"
     out_path.unlink(missing_ok=True)
@@ -531,7 +556,9 @@ def run_wrk(
         str(script_path),
         server.endpoint + "/",
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    proc = subprocess.run(
+        pinned(command, cpu), capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
     if proc.returncode != 0 or not out_path.exists():
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout}\n{proc.stderr}")
     raw = json.loads(out_path.read_text())
@@ -571,6 +598,7 @@ def run_python_client(
     seconds: float,
     concurrency: int,
     workdir: Path,
+    cpu: int | None = None,
 ) -> dict[str, Any]:
     spec_path = workdir / "py-spec.json"
     out_path = workdir / "py-result.json"
@@ -587,7 +615,7 @@ def run_python_client(
     spec_path.write_text(json.dumps(spec))
     command = [sys.executable, str(BENCH_DIR / "loadgen.py"), str(spec_path), str(out_path)]
     proc = subprocess.run(
-        command, capture_output=True, text=True, timeout=warmup_s + seconds + 60, check=False
+        pinned(command, cpu), capture_output=True, text=True, timeout=warmup_s + seconds + 60, check=False
     )
     if proc.returncode != 0 or not out_path.exists():
         raise RuntimeError(f"load generator failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -606,31 +634,62 @@ class Bench:
     names: list[str]
     workdir: Path
     wrk: str | None
+    out_stem: Path
     phases: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def load_args(self) -> tuple[int, Path, int | None]:
+        """concurrency, work dir and CPU (with --pin) of the load generator."""
+        return self.args.concurrency, self.workdir, CLIENT_CPU if self.args.pin else None
+
+    def wait_quiet(self) -> float:
+        """Wait (at most --quiet-wait s) until other programs use < QUIET_CPU_PCT over two 1 s windows."""
+        started = time.monotonic()
+        deadline = started + self.args.quiet_wait
+        calm = 0
+        while time.monotonic() < deadline:
+            ours0 = sum(process_cpu_seconds(s.pid) for s in self.servers.values())
+            machine0 = machine_busy_seconds()
+            time.sleep(1.0)
+            ours = sum(process_cpu_seconds(s.pid) for s in self.servers.values()) - ours0
+            foreign_pct = 100 * (machine_busy_seconds() - machine0 - ours)
+            calm = calm + 1 if foreign_pct < QUIET_CPU_PCT else 0
+            if calm >= 2:
+                break
+        waited = time.monotonic() - started
+        if waited > 3:
+            outcome = "" if calm >= 2 else ": gave up"
+            print(f"  (waited {waited:.0f} s for other programs to quiet down{outcome})")
+        return waited
+
     def run_phase(self, server: Server, op: Operation, round_no: int) -> dict[str, Any]:
+        waited = self.wait_quiet() if self.args.quiet_wait > 0 else 0.0
         pool = sign_pool(server, op)
         others = [s for s in self.servers.values() if s is not server]
         if self.wrk and self.args.warmup > 0:
-            run_wrk(self.wrk, server, op, pool, self.args.warmup, self.args.concurrency, self.workdir)
+            run_wrk(self.wrk, server, op, pool, self.args.warmup, *self.load_args)
+        profiler = self.start_profiler(server, op, round_no)
         cpu0 = process_cpu_seconds(server.pid)
         others0 = sum(process_cpu_seconds(s.pid) for s in others)
         client0 = children_cpu_seconds()
+        machine0 = machine_busy_seconds()
         wall0 = time.monotonic()
         if self.wrk:
-            result = run_wrk(
-                self.wrk, server, op, pool, self.args.duration, self.args.concurrency, self.workdir
-            )
+            result = run_wrk(self.wrk, server, op, pool, self.args.duration, *self.load_args)
             measured_wall = time.monotonic() - wall0
         else:
             # One process does warm-up then measurement on the same connections; CPU covers both.
             result = run_python_client(
-                server, op, pool, self.args.warmup, self.args.duration, self.args.concurrency, self.workdir
+                server, op, pool, self.args.warmup, self.args.duration, *self.load_args
             )
             measured_wall = time.monotonic() - wall0
         cpu = process_cpu_seconds(server.pid) - cpu0
         other_cpu = sum(process_cpu_seconds(s.pid) for s in others) - others0
         client_cpu = children_cpu_seconds() - client0
+        # Whatever else kept the cores busy meanwhile (other programs on a shared machine): a noisy phase.
+        foreign_cpu = max(0.0, machine_busy_seconds() - machine0 - cpu - other_cpu - client_cpu)
+        if profiler is not None:
+            self.finish_profiler(*profiler)
         hist = result["hist"]
         phase = {
             "round": round_no,
@@ -647,16 +706,47 @@ class Bench:
             "server_cpu_pct": 100 * cpu / measured_wall,
             "client_cpu_pct": 100 * client_cpu / measured_wall,
             "idle_server_cpu_pct": 100 * other_cpu / measured_wall,
+            "foreign_cpu_pct": 100 * foreign_cpu / measured_wall,
+            "profiled": profiler is not None,
+            "quiet_wait_s": waited,
             "hist": hist,
         }
         self.phases.append(phase)
         print(
             f"  round {round_no} {server.name:<8} {op.name:<16} {phase['rps']:>8.0f} req/s  "
             f"p50 {phase['p50_ms']:6.2f} ms  p99 {phase['p99_ms']:6.2f} ms  errors {phase['errors']}  "
-            f"cpu server {phase['server_cpu_pct']:.0f}% client {phase['client_cpu_pct']:.0f}%",
+            f"cpu server {phase['server_cpu_pct']:.0f}% client {phase['client_cpu_pct']:.0f}% "
+            f"other {phase['foreign_cpu_pct']:.0f}%",
             flush=True,
         )
         return phase
+
+    def start_profiler(
+        self, server: Server, op: Operation, round_no: int
+    ) -> tuple[subprocess.Popen[bytes], Path] | None:
+        """With --profile: py-spy samples the dockyard server (GIL holders only) for the measured phase."""
+        if not self.args.profile or server.name != "dockyard":
+            return None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+        seconds = self.args.duration + (0 if self.wrk else self.args.warmup)
+        out = self.out_stem.with_name(f"{self.out_stem.name}-profile-{op.name}-r{round_no}.txt")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = [spy, "record", "--gil", "--format", "raw", "--rate", "250", "--duration"]
+        command += [str(max(1, round(seconds))), "--output", str(out), "--pid", str(server.pid)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return process, out
+
+    def finish_profiler(self, process: subprocess.Popen[bytes], out: Path) -> None:
+        try:
+            process.wait(timeout=self.args.duration + self.args.warmup + 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if out.exists():
+            print(f"    profile: {out}")
+            print(profile_summary(out))
 
     def run(self, operations: list[Operation]) -> None:
         order = list(self.servers.values())
@@ -665,6 +755,28 @@ class Bench:
             for op in operations:
                 for server in targets:
                     self.run_phase(server, op, round_no)
+
+
+_OWN_FRAME = re.compile(r"\((?:[^)]*/)?(dockyard/(?!cli/)[^):]*)(?::\d+)?\)$")
+
+
+def profile_summary(path: Path, top: int = 15) -> str:
+    """dockyard's own functions (not its CLI) holding the GIL the most, inclusive, from py-spy raw output."""
+    total = 0
+    inclusive: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        total += int(count)
+        # "func (path/to/dockyard/x.py:LINE)" -> "func (dockyard/x.py)", each function once per stack
+        names = {_OWN_FRAME.sub(r"(\1)", f) for f in stack.split(";") if _OWN_FRAME.search(f)}
+        for name in names:
+            inclusive[name] = inclusive.get(name, 0) + int(count)
+    if not total:
+        return "    (no samples)"
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"    {100 * n / total:5.1f}%  {name}" for name, n in ranked)
 
 
 def summarize(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -695,6 +807,7 @@ def summarize(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "errors": sum(p["errors"] for p in group),
                 "server_cpu_pct": sum(p["server_cpu_pct"] for p in group) / len(group),
                 "client_cpu_pct": sum(p["client_cpu_pct"] for p in group) / len(group),
+                "foreign_cpu_pct": max(p["foreign_cpu_pct"] for p in group),
             }
         )
     return rows
@@ -737,7 +850,18 @@ def machine_info(wrk: str | None) -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
     versions = {}
-    for dist in ("dockyard", "moto", "botocore", "uvicorn", "starlette", "sqlalchemy", "werkzeug", "httpx"):
+    dists = (
+        "dockyard",
+        "moto",
+        "botocore",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "starlette",
+        "sqlalchemy",
+        "werkzeug",
+    )
+    for dist in dists:
         with contextlib.suppress(Exception):
             from importlib.metadata import version  # noqa: PLC0415
 
@@ -777,14 +901,13 @@ def machine_info(wrk: str | None) -> dict[str, Any]:
         "versions": versions,
         "wrk": wrk_version,
         "git": git,
-        "botocore": botocore.__version__,
     }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'operation':<17}{'target':<10}{'req/s':>9}{'(min-max)':>15}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'max ms':>9}{'errors':>8}{'requests':>10}{'srv cpu':>9}{'cli cpu':>9}"
+        f"{'max ms':>9}{'errors':>8}{'requests':>10}{'srv cpu':>9}{'cli cpu':>9}{'other':>7}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -792,7 +915,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['operation']:<17}{r['target']:<10}{r['rps']:>9.0f}{spread:>15}{r['p50_ms']:>9.2f}"
             f"{r['p99_ms']:>9.2f}{r['max_ms']:>9.1f}{r['errors']:>8}{r['requests']:>10}"
-            f"{r['server_cpu_pct']:>8.0f}%{r['client_cpu_pct']:>8.0f}%"
+            f"{r['server_cpu_pct']:>8.0f}%{r['client_cpu_pct']:>8.0f}%{r['foreign_cpu_pct']:>6.0f}%"
         )
     return "\n".join(lines)
 
@@ -848,6 +971,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json", type=Path, help="result file (default bench/out/api_throughput-<time>.json)"
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir (server logs)")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="before each phase, wait up to S seconds for other programs to go quiet (default 120, 0: never)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"diagnostic: each server on CPU {SERVER_CPU} only, the load generator on CPU {CLIENT_CPU}",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the dockyard server with py-spy during its measured phases (slows it down)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= 1024:
         parser.error("--concurrency must be within 1..1024")
@@ -855,12 +994,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--clusters must be within 1..10000")
     if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
         parser.error("--duration must be within 1..600 s and --warmup within 0..60 s")
+    if not 0 <= args.quiet_wait <= 3600:
+        parser.error("--quiet-wait must be within 0..3600 s")
     if not 1 <= args.rounds <= 20 or not 1 <= args.describe_batch <= 100:
         parser.error("--rounds must be within 1..20 and --describe-batch within 1..100")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not targets or any(t not in ("moto", "dockyard") for t in targets):
         parser.error("--targets takes moto and/or dockyard")
     args.targets = targets
+    if args.pin and (
+        shutil.which("taskset") is None or not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0)
+    ):
+        parser.error(f"--pin needs taskset and CPUs {CLIENT_CPU} and {SERVER_CPU}")
     return args
 
 
@@ -898,6 +1043,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.warmup:g} s warm-up + {args.duration:g} s per phase, {args.rounds} round(s), "
         f"{args.clusters} clusters, DescribeClusters x{min(args.describe_batch, args.clusters)} names"
     )
+    out_path = args.json or OUT_DIR / f"api_throughput-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out_stem = out_path.with_suffix("")
     names = cluster_names(args.clusters)
     operations = [describe_operation(names, args.describe_batch), list_operation(names)]
 
@@ -907,6 +1054,9 @@ def main(argv: list[str] | None = None) -> int:
         "dockyard": lambda d: DockyardServer("dockyard", d),
     }
     servers = {name: makers[name](workdir) for name in args.targets}
+    if args.pin:
+        for server in servers.values():
+            server.cpu = SERVER_CPU
     setup: dict[str, Any] = {}
     finished = False
     try:
@@ -921,7 +1071,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{server.name}: ready in {ready_s:.1f} s on port {server.port}, "
                     f"seeded {len(names)} clusters in {seed_s:.1f} s, answers checked"
                 )
-            bench = Bench(args, servers, names, workdir, wrk)
+            bench = Bench(args, servers, names, workdir, wrk, out_stem)
             bench.run(operations)
             finished = True
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
@@ -940,8 +1090,17 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print()
     print(format_verdicts(verdict))
+    print(
+        "columns: req/s over all rounds (per-round min-max); latency percentiles over all rounds; srv/cli cpu"
+        " = server / load generator CPU (100% = one core); other = CPU used by anything else on the machine"
+    )
+    noisy = [p for p in bench.phases if p["foreign_cpu_pct"] > NOISY_FOREIGN_CPU_PCT]
+    if noisy:
+        print(
+            f"WARNING: other programs used > {NOISY_FOREIGN_CPU_PCT:.0f}% CPU during {len(noisy)} of "
+            f"{len(bench.phases)} phases: the machine was not quiet, these numbers are unreliable"
+        )
 
-    out_path = args.json or OUT_DIR / f"api_throughput-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": "api_throughput",
@@ -956,10 +1115,14 @@ def main(argv: list[str] | None = None) -> int:
             "clusters": args.clusters,
             "describe_batch": min(args.describe_batch, args.clusters),
             "targets": args.targets,
+            "profiled": args.profile,
+            "pinned": args.pin,
+            "quiet_wait_s": args.quiet_wait,
         },
         "setup": setup,
         "summary": rows,
         "verdict": verdict,
+        "noisy_phases": len(noisy),
         "phases": [{k: v for k, v in p.items() if k != "hist"} for p in bench.phases],
         # latency (µs) -> requests; from wrk, weights derived from its quantile grid
         "latency_hist_us": [

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from dockyard.services.ecs.errors import ClientException, InvalidParameterException
+from dockyard.services.ecs.tag_rules import tag_pairs
 from dockyard.services.ecs.task_definition_rules import (
     FARGATE_SIZES,
     TaskDefinitionRef,
@@ -16,7 +17,6 @@ from dockyard.services.ecs.task_definition_rules import (
     fargate_incompatibility,
     parse_reference,
     parse_task_units,
-    tag_pairs,
 )
 
 ACCOUNT = "123456789012"

@@ -25,6 +25,7 @@ from dockyard.services.ecs.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
+from dockyard.services.ecs.tag_rules import MAX_TAGS, tag_pairs
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
 from dockyard.services.ecs.tasks import TaskOperations
 from dockyard.store import clusters as cluster_store
@@ -36,7 +37,6 @@ from dockyard.store.database import Database
 
 LIST_PAGE_MAX = 100
 DESCRIBE_CLUSTERS_MAX = 100
-MAX_TAGS = 50
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
@@ -69,7 +69,7 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOpe
 
     def create_cluster(self, ctx: RequestContext, params: Params) -> Result:
         name = naming.validate_cluster_name(params.get("clusterName") or naming.DEFAULT_CLUSTER)
-        tags = _tag_pairs(params.get("tags", []))
+        tags = tag_pairs(params.get("tags", []))
         arn = naming.cluster_arn(ctx.region, ctx.account_id, name)
         desired = ClusterRecord(
             account_id=ctx.account_id,
@@ -163,7 +163,7 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOpe
     # --- tags ----------------------------------------------------------------------------------------------
 
     def tag_resource(self, ctx: RequestContext, params: Params) -> Result:
-        tags = _tag_pairs(params["tags"])
+        tags = tag_pairs(params["tags"])
         with self._db.write() as tx:
             arn = self._existing_resource_arn(ctx, tx, params["resourceArn"])
             current = dict(tag_store.list_tags(tx, ctx.account_id, arn))
@@ -273,20 +273,6 @@ def _missing_arn(ctx: RequestContext, reference: str) -> str:
     if reference.startswith("arn:"):
         return reference
     return naming.cluster_arn(ctx.region, ctx.account_id, reference)
-
-
-def _tag_pairs(tags: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
-    if len(tags) > MAX_TAGS:
-        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
-    pairs: dict[str, str] = {}
-    for tag in tags:
-        key, value = tag.get("key"), tag.get("value", "")
-        if not key:
-            raise InvalidParameterException("Tag keys must not be empty.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for AWS use.")
-        pairs[key] = value
-    return list(pairs.items())
 
 
 def _tag_list(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

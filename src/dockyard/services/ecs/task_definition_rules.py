@@ -21,9 +21,9 @@ import orjson
 
 from dockyard.core.arn import build_arn, parse_arn
 from dockyard.services.ecs.errors import ClientException, InvalidParameterException
+from dockyard.services.ecs.tag_rules import tag_pairs
 
 MAX_CONTAINERS = 10
-MAX_TAGS = 50
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,255}")
 IMAGE_PATTERN = re.compile(r"[a-zA-Z0-9._:/#@-]+")
 DEPENDENCY_CONDITIONS = frozenset({"START", "COMPLETE", "SUCCESS", "HEALTHY"})
@@ -317,24 +317,6 @@ def _fargate_container_or_volume_problem(body: Mapping[str, Any]) -> str | None:
 def _compatibilities(requested: Iterable[str], *, fargate_ok: bool) -> list[str]:
     found = [EC2, FARGATE] if fargate_ok else [EC2]
     return found + [c for c in _PASSTHROUGH_COMPATIBILITIES if c in requested]
-
-
-# --- tags -------------------------------------------------------------------------------------------------
-
-
-def tag_pairs(tags: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
-    """``[{key, value}]`` → ``[(key, value)]``, the last value winning; the rules ECS applies to tags."""
-    if len(tags) > MAX_TAGS:
-        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
-    pairs: dict[str, str] = {}
-    for tag in tags:
-        key, value = tag.get("key"), tag.get("value", "")
-        if not key:
-            raise InvalidParameterException("Tag keys must not be empty.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for AWS use.")
-        pairs[key] = value
-    return list(pairs.items())
 
 
 # --- references and page tokens ---------------------------------------------------------------------------

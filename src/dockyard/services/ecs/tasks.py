@@ -31,6 +31,7 @@ from dockyard.services.ecs import task_definition_rules as definition_rules
 from dockyard.services.ecs import task_rules as rules
 from dockyard.services.ecs.container_instances import snapshot as instance_snapshot
 from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
+from dockyard.services.ecs.tag_rules import tag_pairs
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
@@ -63,7 +64,7 @@ class TaskOperations:
         count = params.get("count") or 1
         if not 1 <= count <= RUN_TASK_MAX:
             raise InvalidParameterException(f"count must be between 1 and {RUN_TASK_MAX}.")
-        tags = definition_rules.tag_pairs(params.get("tags") or [])
+        tags = tag_pairs(params.get("tags") or [])
         rng = _placement_rng(ctx)
         with self._db.write() as tx:
             cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
@@ -97,7 +98,7 @@ class TaskOperations:
         references: Sequence[str] = params["containerInstances"]
         if not 1 <= len(references) <= START_TASK_MAX:
             raise InvalidParameterException(f"containerInstances must have 1 to {START_TASK_MAX} elements.")
-        tags = definition_rules.tag_pairs(params.get("tags") or [])
+        tags = tag_pairs(params.get("tags") or [])
         rng = _placement_rng(ctx)
         tasks: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []

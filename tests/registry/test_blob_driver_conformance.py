@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dockyard.registry.digest import digest_of
-from dockyard.registry.driver import CHUNK_SIZE
+from dockyard.registry.driver import READ_CHUNK_SIZE
 from dockyard.registry.errors import (
     BlobUnknown,
     BlobUploadInvalid,
@@ -70,11 +70,11 @@ def test_unsatisfiable_ranges_are_416(harness: DriverHarness, start: int, end: i
 
 
 def test_large_blobs_stream_in_bounded_chunks(harness: DriverHarness) -> None:
-    data = os.urandom(CHUNK_SIZE * 2 + 123)
+    data = os.urandom(READ_CHUNK_SIZE * 2 + 123)
     digest = harness.driver.put_blob(data)
     with harness.driver.open_read(digest) as reader:
         chunks = list(reader)
-    assert all(len(chunk) <= CHUNK_SIZE for chunk in chunks)
+    assert all(len(chunk) <= READ_CHUNK_SIZE for chunk in chunks)
     assert len(chunks) == 3
     assert b"".join(chunks) == data
 

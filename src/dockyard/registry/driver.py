@@ -16,7 +16,7 @@ Guarantees every :class:`BlobDriver` gives (checked by ``tests/registry/test_blo
   writer per upload exists at a time;
 * an upload survives a restart of the driver and can be resumed; its running hash is kept in memory while
   the process lives and rebuilt from the stored bytes otherwise;
-* memory stays flat: reads stream in :data:`CHUNK_SIZE` pieces and writes never buffer a whole upload.
+* memory stays flat: reads stream in :data:`READ_CHUNK_SIZE` pieces and writes never buffer a whole upload.
 
 All methods are blocking; the HTTP layer calls them from worker threads. :func:`append_stream` bridges an
 async request body to a writer, overlapping network reads with disk writes and hashing.
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 CHUNK_SIZE = 1 << 20
-"""Size of the pieces blobs are read in and request bodies are batched into."""
+"""Size of the pieces request bodies are batched into (what a client that goes away can lose at most)."""
+READ_CHUNK_SIZE = 4 << 20
+"""Size of the pieces blobs are read in: larger pieces cost fewer thread hand-offs per GiB served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class ChunkReader:
     """
 
     def __init__(
-        self, fh: BinaryIO, *, start: int, end: int, total_size: int, chunk_size: int = CHUNK_SIZE
+        self, fh: BinaryIO, *, start: int, end: int, total_size: int, chunk_size: int = READ_CHUNK_SIZE
     ) -> None:
         self.start = start
         self.end = end

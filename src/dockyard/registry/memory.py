@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from dockyard.core.clock import Clock, IdFactory, system_clock
 from dockyard.registry.base import Sink, UploadingBlobDriver, random_upload_id
 from dockyard.registry.digest import BytesLike, Digest
-from dockyard.registry.driver import CHUNK_SIZE, BlobInfo, ChunkReader, check_range
+from dockyard.registry.driver import CHUNK_SIZE, READ_CHUNK_SIZE, BlobInfo, ChunkReader, check_range
 from dockyard.registry.errors import BlobUnknown, BlobUploadUnknown
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class MemoryBlobDriver(UploadingBlobDriver):
         data = stored[0]
         first, stop = check_range(start, end, len(data))
         return ChunkReader(
-            io.BytesIO(data), start=first, end=stop, total_size=len(data), chunk_size=CHUNK_SIZE
+            io.BytesIO(data), start=first, end=stop, total_size=len(data), chunk_size=READ_CHUNK_SIZE
         )
 
     def local_path(self, digest: Digest) -> Path | None:

@@ -1,22 +1,22 @@
 """``GET``/``HEAD``/``DELETE /v2/<name>/blobs/<digest>``: blob reads, whole or by range, and unlinking.
 
-Reads stream the blob file in :data:`~dockyard.registry.driver.CHUNK_SIZE` pieces, each read in a worker
+Reads stream the blob file in :data:`~dockyard.registry.driver.READ_CHUNK_SIZE` pieces, each read in a worker
 thread while the previous one is being sent, so memory stays flat whatever the blob's size and a client
 that goes away stops the stream. Small blobs (configs) are answered in one piece.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
 
 from dockyard.api.registry.http import DIGEST_HEADER, RegistryCall, empty_response, registry_headers
 from dockyard.api.registry.ranges import ReadRange, content_range, parse_read_range, unsatisfied_range
 from dockyard.registry.digest import parse_digest
-from dockyard.registry.driver import CHUNK_SIZE, ChunkReader
+from dockyard.registry.driver import READ_CHUNK_SIZE, ChunkReader
 from dockyard.registry.errors import RangeInvalid
 from dockyard.services.ecr.blobs import RegistryScope
 from dockyard.services.ecr.registry import RegistryService
@@ -86,18 +86,23 @@ def _open_blob(
     if head:
         return _OpenedBlob(size, start, end, None, None)
     reader = service.driver.open_read(parse_digest(digest), start, end)
-    if reader.length <= CHUNK_SIZE:
+    if reader.length <= READ_CHUNK_SIZE:
         with reader:
             return _OpenedBlob(size, start, end, None, reader.read_all())
     return _OpenedBlob(size, start, end, reader, None)
 
 
 async def _stream(reader: ChunkReader) -> AsyncIterator[bytes]:
+    """The reader's chunks, each next one read in a worker thread while the current one is sent."""
+    loop = asyncio.get_running_loop()
+    upcoming = loop.run_in_executor(None, _next_chunk, reader)
     try:
-        while chunk := await anyio.to_thread.run_sync(_next_chunk, reader):
+        while chunk := await upcoming:
+            upcoming = loop.run_in_executor(None, _next_chunk, reader)
             yield chunk
     finally:
-        reader.close()
+        # Close only once no read is in flight (the client may have gone away mid-stream).
+        upcoming.add_done_callback(lambda _: reader.close())
 
 
 def _next_chunk(reader: ChunkReader) -> bytes:

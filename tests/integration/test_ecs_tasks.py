@@ -1,16 +1,20 @@
-"""ECS tasks through boto3 against a real server: RunTask placement on registered (fake) instances,
-StopTask, DescribeTasks, ListTasks, and the counts and remaining resources they change."""
+"""ECS tasks through boto3 against a real server: RunTask placement on registered (fake) instances, each
+with a fake agent holding its push channel (only connected instances take tasks), StopTask,
+DescribeTasks, ListTasks, and the counts and remaining resources they change."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Keys, ServerProcess, make_client, unique_name
+from tests.integration.conftest import REGION, Keys, ServerProcess, make_client, unique_name
+from tests.integration.fake_agent import FakeAgents, fake_agents
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
@@ -57,14 +61,38 @@ def definition(ecs: Any, family: str, **container: Any) -> str:
     return str(response["taskDefinition"]["taskDefinitionArn"])
 
 
+@dataclass
+class Hosts:
+    """Registers instances and connects a fake agent to each, as placement requires."""
+
+    ecs: Any
+    server: ServerProcess
+    keys: Keys
+    agents: FakeAgents
+
+    def register(self, cluster: str, *, cpu: int, memory: int, zone: str) -> str:
+        arn = register_instance(self.ecs, cluster, cpu=cpu, memory=memory, zone=zone)
+        cluster_arn = f"arn:aws:ecs:{REGION}:{self.keys.account_id}:cluster/{cluster}"
+        self.agents.connect(self.server, self.keys, cluster_arn, arn)
+        return arn
+
+
+@pytest.fixture
+def hosts(ecs: Any, server: ServerProcess, account_keys: Keys) -> Iterator[Hosts]:
+    with fake_agents() as agents:
+        yield Hosts(ecs, server, account_keys, agents)
+
+
 @pytest.fixture
 def cluster(ecs: Any) -> str:
     return str(ecs.create_cluster(clusterName=unique_name())["cluster"]["clusterName"])
 
 
-def test_run_tasks_spread_over_instances_and_debit_them(ecs: Any, cluster: str, account_keys: Keys) -> None:
-    big = register_instance(ecs, cluster, cpu=4096, memory=8192, zone="us-east-1a")
-    small = register_instance(ecs, cluster, cpu=2048, memory=4096, zone="us-east-1b")
+def test_run_tasks_spread_over_instances_and_debit_them(
+    ecs: Any, cluster: str, account_keys: Keys, hosts: Hosts
+) -> None:
+    big = hosts.register(cluster, cpu=4096, memory=8192, zone="us-east-1a")
+    small = hosts.register(cluster, cpu=2048, memory=4096, zone="us-east-1b")
     family = unique_name("td")
     definition(ecs, family)
     spread = [{"type": "spread", "field": "instanceId"}]
@@ -113,7 +141,7 @@ def test_run_tasks_spread_over_instances_and_debit_them(ecs: Any, cluster: str, 
     assert (described["pendingTasksCount"], described["runningTasksCount"]) == (20, 0)
 
 
-def test_placement_failures(ecs: Any, cluster: str) -> None:
+def test_placement_failures(ecs: Any, cluster: str, hosts: Hosts) -> None:
     family = unique_name("td")
     definition(ecs, family, memory=100_000)
     empty = ecs.run_task(cluster=cluster, taskDefinition=family)
@@ -121,8 +149,8 @@ def test_placement_failures(ecs: Any, cluster: str) -> None:
     assert [f["reason"] for f in empty["failures"]] == ["No Container Instances were found in your cluster."]
     assert empty["failures"][0]["arn"].endswith(f":cluster/{cluster}")
 
-    first = register_instance(ecs, cluster, cpu=2048, memory=4096, zone="us-east-1a")
-    second = register_instance(ecs, cluster, cpu=1024, memory=2048, zone="us-east-1b")
+    first = hosts.register(cluster, cpu=2048, memory=4096, zone="us-east-1a")
+    second = hosts.register(cluster, cpu=1024, memory=2048, zone="us-east-1b")
     failed = ecs.run_task(cluster=cluster, taskDefinition=family, count=2)
     assert failed["tasks"] == []
     assert sorted((f["arn"], f["reason"]) for f in failed["failures"]) == sorted(
@@ -166,8 +194,8 @@ def test_errors(ecs: Any, cluster: str) -> None:
     assert error_of(excinfo)[0] == "InvalidParameterException"
 
 
-def test_overrides_change_the_reservation(ecs: Any, cluster: str) -> None:
-    instance = register_instance(ecs, cluster, cpu=2048, memory=4096, zone="us-east-1a")
+def test_overrides_change_the_reservation(ecs: Any, cluster: str, hosts: Hosts) -> None:
+    instance = hosts.register(cluster, cpu=2048, memory=4096, zone="us-east-1a")
     family = unique_name("td")
     definition(ecs, family)
     overrides = {"containerOverrides": [{"name": "app", "cpu": 512, "memoryReservation": 100}]}
@@ -178,8 +206,8 @@ def test_overrides_change_the_reservation(ecs: Any, cluster: str) -> None:
     assert (left["CPU"], left["MEMORY"]) == (2048 - 512, 4096 - 100)
 
 
-def test_stop_describe_and_list(ecs: Any, cluster: str) -> None:
-    instance = register_instance(ecs, cluster, cpu=4096, memory=8192, zone="us-east-1a")
+def test_stop_describe_and_list(ecs: Any, cluster: str, hosts: Hosts) -> None:
+    instance = hosts.register(cluster, cpu=4096, memory=8192, zone="us-east-1a")
     family, other = unique_name("td"), unique_name("td")
     definition(ecs, family)
     definition(ecs, other)
@@ -224,8 +252,8 @@ def test_stop_describe_and_list(ecs: Any, cluster: str) -> None:
     assert remaining(ecs, cluster, instance)["pending"] == 6
 
 
-def test_another_account_sees_nothing(ecs: Any, cluster: str, server: ServerProcess) -> None:
-    register_instance(ecs, cluster, cpu=2048, memory=4096, zone="us-east-1a")
+def test_another_account_sees_nothing(ecs: Any, cluster: str, server: ServerProcess, hosts: Hosts) -> None:
+    hosts.register(cluster, cpu=2048, memory=4096, zone="us-east-1a")
     family = unique_name("td")
     definition(ecs, family)
     arn = ecs.run_task(cluster=cluster, taskDefinition=family)["tasks"][0]["taskArn"]

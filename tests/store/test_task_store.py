@@ -39,7 +39,9 @@ def provider(db: Database) -> EcsProvider:
     return EcsProvider(db)
 
 
-def setup_cluster(provider: EcsProvider, principal: Principal, *, cpu: int, memory: int) -> str:
+def setup_cluster(db: Database, provider: EcsProvider, principal: Principal, *, cpu: int, memory: int) -> str:
+    """A cluster with one instance whose agent counts as connected (placement needs one), and a
+    task definition."""
     ctx = context(principal)
     provider.create_cluster(ctx, {"clusterName": "web"})
     provider.register_task_definition(
@@ -69,7 +71,10 @@ def setup_cluster(provider: EcsProvider, principal: Principal, *, cpu: int, memo
             "attributes": [{"name": "ecs.availability-zone", "value": "us-east-1a"}],
         },
     )
-    return str(instance["containerInstance"]["containerInstanceArn"])
+    arn = str(instance["containerInstance"]["containerInstanceArn"])
+    with db.write() as tx:
+        instance_store.set_agent_connection(tx, principal.account_id, arn, connected=True, seen_at=NOW)
+    return arn
 
 
 def instance(db: Database, principal: Principal, arn: str) -> instance_store.ContainerInstanceRecord:
@@ -88,7 +93,7 @@ def test_schema_matches_the_migrations(db: Database) -> None:
 def test_concurrent_run_task_never_oversubscribes(
     db: Database, provider: EcsProvider, principal: Principal
 ) -> None:
-    arn = setup_cluster(provider, principal, cpu=256 * 10, memory=512 * 10)
+    arn = setup_cluster(db, provider, principal, cpu=256 * 10, memory=512 * 10)
     placed: list[str] = []
     failures: list[str] = []
     errors: list[BaseException] = []
@@ -125,7 +130,7 @@ def test_concurrent_run_task_never_oversubscribes(
 
 
 def test_stopped_credits_back_exactly_once(db: Database, provider: EcsProvider, principal: Principal) -> None:
-    arn = setup_cluster(provider, principal, cpu=1024, memory=2048)
+    arn = setup_cluster(db, provider, principal, cpu=1024, memory=2048)
     provider.register_task_definition(
         context(principal),
         {
@@ -204,7 +209,7 @@ def test_stopped_credits_back_exactly_once(db: Database, provider: EcsProvider, 
 
 
 def test_list_and_find(db: Database, provider: EcsProvider, principal: Principal) -> None:
-    arn = setup_cluster(provider, principal, cpu=4096, memory=8192)
+    arn = setup_cluster(db, provider, principal, cpu=4096, memory=8192)
     tasks = provider.run_task(context(principal), {"cluster": "web", "taskDefinition": "job", "count": 4})[
         "tasks"
     ]

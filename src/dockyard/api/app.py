@@ -1,7 +1,8 @@
 """The ASGI application: opens the store, wires the providers behind the gateway, serves one port.
 
 Routes: ``POST /`` (and ``GET /`` for query-protocol calls) go to the AWS gateway; ``GET /health``
-answers liveness probes; ``/v2/…`` is the OCI registry (:mod:`dockyard.api.registry`).
+answers liveness probes; ``/v2/…`` is the OCI registry (:mod:`dockyard.api.registry`); ``GET /ws`` is the
+agents' push channel (:mod:`dockyard.api.agent_channel`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockyard import __version__
+from dockyard.api.agent_channel import AgentChannel
 from dockyard.api.gateway import AwsGateway
 from dockyard.api.observability import RequestIdMiddleware
 from dockyard.api.principals import KeyResolver
@@ -34,6 +36,8 @@ from dockyard.services.ecr.lifecycle_ops import run_registry_maintenance
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.tokens import RegistryTokens
+from dockyard.services.ecs.agent_sessions import AgentSessions
+from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.ecs.task_definitions import purge_deleted_task_definitions
 from dockyard.services.sts.provider import StsProvider
@@ -89,6 +93,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         endpoint_url=settings.advertised_endpoint,
         tokens=tokens,
     )
+    notifier = InstanceNotifier()
     providers: dict[str, Provider] = {
         p.service_name: p
         for p in (
@@ -96,17 +101,26 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
                 runtime.db,
                 allow_privileged=settings.allow_privileged,
                 endpoint_url=settings.advertised_endpoint,
+                notifier=notifier,
             ),
             ecr,
             StsProvider(),
         )
     }
+    keys = KeyResolver(CredentialStore(runtime.db))
     gateway = AwsGateway(
         catalog=ServiceCatalog.default(),
         providers=providers,
-        keys=KeyResolver(CredentialStore(runtime.db)),
+        keys=keys,
         clock=clock,
         local_store=runtime.db.is_sqlite,
+    )
+    channel = AgentChannel(
+        sessions=AgentSessions(runtime.db),
+        notifier=notifier,
+        keys=keys,
+        clock=clock,
+        heartbeat_interval_s=settings.agent_heartbeat_interval_s,
     )
 
     async def health(_request: Request) -> Response:
@@ -114,6 +128,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await channel.start()
         log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
         async with anyio.create_task_group() as background:
             background.start_soon(_maintain, runtime, registry, clock)
@@ -126,6 +141,7 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/", gateway.handle, methods=["POST", "GET"]),
+            channel.route(),
             *RegistryApi(registry, tokens, clock).routes(),
         ],
         middleware=[Middleware(RequestIdMiddleware)],

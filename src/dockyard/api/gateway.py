@@ -188,10 +188,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _signed_request(request: Request, body: bytes) -> SignedRequest:
-    scope = request.scope
+    return signed_request_from_scope(request.scope, body)
+
+
+def signed_request_from_scope(scope: Mapping[str, Any], body: bytes) -> SignedRequest:
+    """The request an ASGI ``scope`` (HTTP or websocket) describes, as SigV4 verification reads it."""
     return SignedRequest(
-        method=scope["method"],
-        path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        method=scope.get("method", "GET"),
+        path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
         query_string=scope["query_string"].decode("latin-1"),
         headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
         body_sha256=hashlib.sha256(body).hexdigest(),

@@ -11,8 +11,10 @@ Server → agent:
   to run or to stop. The agent persists the tasks, then sends ``AckRequest{messageId, cluster,
   containerInstance}``. A payload not acked is sent again (after a reconnect at the latest), so applying
   one twice must be harmless: a task is keyed by its ARN and its desired status only moves to STOPPED.
-- ``HeartbeatMessage`` ``{messageId, healthy}``: answered with ``HeartbeatAckRequest{messageId}``. An end
-  that hears nothing for :data:`DEAD_AFTER_HEARTBEATS` heartbeat intervals treats the connection as dead.
+- ``HeartbeatMessage`` ``{messageId, healthy, heartbeatIntervalSeconds}``: answered with
+  ``HeartbeatAckRequest{messageId}``. An end that hears nothing for :data:`DEAD_AFTER_HEARTBEATS`
+  heartbeat intervals treats the connection as dead; ``heartbeatIntervalSeconds`` (optional) is the
+  server's interval, which the agent then uses for that count.
 - ``TaskManifestMessage`` ``{messageId, clusterArn, containerInstanceArn, tasks: [{taskArn,
   desiredStatus}], timeline}``: every task the server has on this instance that is not STOPPED. The agent
   acks it and proposes stopping the local tasks missing from it with ``TaskStopVerificationMessage

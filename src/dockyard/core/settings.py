@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dockyard.core.agent_protocol import DEFAULT_HEARTBEAT_INTERVAL_S
+
 ENV_PREFIX = "DOCKYARD_"
 
 
@@ -48,6 +50,10 @@ class ServerSettings:
 
     maintenance_interval_s: float = 300.0
     """Seconds between runs of the registry's lifecycle policies and garbage collection."""
+
+    agent_heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
+    """Seconds between the push channel's heartbeats to each agent; an agent silent for
+    ``DEAD_AFTER_HEARTBEATS`` of them counts as disconnected."""
 
     log_level: str = "info"
     """Logging level: debug, info, warning or error."""
@@ -89,6 +95,7 @@ _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "port": int,
     "maintenance_interval_s": float,
+    "agent_heartbeat_interval_s": float,
     "allow_privileged": _boolean,
 }
 

@@ -118,6 +118,40 @@ def list_instances(
     return _records(conn, query)
 
 
+def find_instance_by_arn(conn: Connection, account_id: str, arn: str) -> ContainerInstanceRecord | None:
+    """The account's instance with ``arn`` (any status), or None."""
+    found = _records(conn, select(table).where(table.c.account_id == account_id, table.c.arn == arn))
+    return found[0] if found else None
+
+
+def set_agent_connection(
+    conn: Connection, account_id: str, arn: str, *, connected: bool, seen_at: datetime | None
+) -> None:
+    """Record whether the instance's agent holds a push channel (and when it was last heard from, if
+    ``seen_at``); touches nothing else, so it never undoes a concurrent change to the instance."""
+    values: dict[str, Any] = {"agent_connected": connected}
+    if seen_at is not None:
+        values["agent_last_seen_at"] = seen_at
+    conn.execute(update(table).where(table.c.account_id == account_id, table.c.arn == arn).values(**values))
+
+
+def touch_agent(conn: Connection, account_id: str, arn: str, seen_at: datetime) -> None:
+    """Record that the instance's agent was heard from at ``seen_at``; touches nothing else."""
+    conn.execute(
+        update(table)
+        .where(table.c.account_id == account_id, table.c.arn == arn)
+        .values(agent_last_seen_at=seen_at)
+    )
+
+
+def mark_all_disconnected(conn: Connection) -> int:
+    """Set ``agent_connected`` false on every instance of every account; how many rows changed."""
+    result = conn.execute(
+        update(table).where(table.c.agent_connected.is_(True)).values(agent_connected=False)
+    )
+    return int(result.rowcount or 0)
+
+
 def count_registered(
     conn: Connection, account_id: str, region: str, cluster_names: Iterable[str]
 ) -> dict[str, int]:

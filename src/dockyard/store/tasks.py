@@ -129,6 +129,21 @@ def find_task_by_arn(conn: Connection, task_arn: str, *, lock: bool = False) -> 
     return None if row is None else _to_record(row._mapping)
 
 
+def list_instance_tasks(conn: Connection, account_id: str, instance_arn: str) -> list[TaskRecord]:
+    """The tasks placed on the account's instance ``instance_arn`` that are not STOPPED (by lastStatus),
+    in ARN order: what its agent should know about."""
+    query = (
+        select(table)
+        .where(
+            table.c.account_id == account_id,
+            table.c.container_instance_arn == instance_arn,
+            table.c.last_status != STOPPED,
+        )
+        .order_by(table.c.arn)
+    )
+    return [_to_record(row._mapping) for row in conn.execute(query)]
+
+
 def list_task_arns(
     conn: Connection,
     account_id: str,

@@ -1,5 +1,6 @@
 """ECS operations on clusters and tags; task definitions come from ``TaskDefinitionOperations``, container
-instances from ``ContainerInstanceOperations``, tasks from ``TaskOperations``.
+instances from ``ContainerInstanceOperations``, tasks from ``TaskOperations``, agents' task state reports
+from ``TaskStateOperations``.
 
 Each method receives validated parameters and returns a dict shaped like the operation's output; the
 gateway serializes it. State lives in the store; every write is one transaction.
@@ -25,8 +26,10 @@ from dockyard.services.ecs.errors import (
     ClusterNotFoundException,
     InvalidParameterException,
 )
+from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.tag_rules import MAX_TAGS, tag_pairs
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
+from dockyard.services.ecs.task_state import TaskStateOperations
 from dockyard.services.ecs.tasks import TaskOperations
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
@@ -40,7 +43,9 @@ DESCRIBE_CLUSTERS_MAX = 100
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
-class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, Provider):
+class EcsProvider(
+    TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, TaskStateOperations, Provider
+):
     service_name = "ecs"
     store_read_operations = frozenset(
         {
@@ -59,9 +64,15 @@ class EcsProvider(TaskDefinitionOperations, ContainerInstanceOperations, TaskOpe
     )
 
     def __init__(
-        self, db: Database, *, allow_privileged: bool = False, endpoint_url: str = "http://127.0.0.1:4566"
+        self,
+        db: Database,
+        *,
+        allow_privileged: bool = False,
+        endpoint_url: str = "http://127.0.0.1:4566",
+        notifier: InstanceNotifier | None = None,
     ) -> None:
         self._db = db
+        self._notifier = notifier or InstanceNotifier()
         self._allow_privileged = allow_privileged
         self._endpoint_url = endpoint_url
 

@@ -6,9 +6,10 @@ the store, so concurrent calls never oversubscribe) and insert the tasks PENDING
 Tasks then wait for their instance's agent, which reports their states through
 :func:`dockyard.store.tasks.record_task_state`; that also credits the instance back once a task STOPPED.
 
-Until agents hold a push channel, an instance whose agent never connected one
-(``agent_last_seen_at`` unset) counts as reachable for placement: its tasks stay PENDING until the agent
-picks them up. An instance whose agent did connect and is now disconnected fails with ``AGENT``.
+Only instances whose agent holds a push channel right now (``agent_connected``) take placements; the
+others fail with ``AGENT``. After RunTask, StartTask or StopTask commits, the instances concerned are
+notified (:class:`~dockyard.services.ecs.notifier.InstanceNotifier`) so that their agent sessions push
+the change at once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dockyard.services.ecs import task_definition_rules as definition_rules
 from dockyard.services.ecs import task_rules as rules
 from dockyard.services.ecs.container_instances import snapshot as instance_snapshot
 from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
+from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.tag_rules import tag_pairs
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
@@ -55,9 +57,10 @@ DEFINITION_NOT_FOUND = "TaskDefinition not found."
 
 
 class TaskOperations:
-    """Mixed into the ECS provider; needs ``_db``."""
+    """Mixed into the ECS provider; needs ``_db`` and ``_notifier``."""
 
     _db: Database
+    _notifier: InstanceNotifier
 
     def run_task(self, ctx: RequestContext, params: Params) -> Result:
         _check_launch_type(params)
@@ -92,6 +95,7 @@ class TaskOperations:
                     failures.append({"arn": placement.instance_arn, "reason": "RESOURCE:CPU"})
                     continue
                 tasks.append(self._saved(ctx, tx, record, tags))
+        self._notifier.notify(t.get("containerInstanceArn") for t in tasks)
         return {"tasks": tasks, "failures": _unique(failures)}
 
     def start_task(self, ctx: RequestContext, params: Params) -> Result:
@@ -134,9 +138,11 @@ class TaskOperations:
                     failures.append({"arn": found[0].arn, "reason": "RESOURCE:CPU"})
                     continue
                 tasks.append(self._saved(ctx, tx, record, tags))
+        self._notifier.notify(t.get("containerInstanceArn") for t in tasks)
         return {"tasks": tasks, "failures": failures}
 
     def stop_task(self, ctx: RequestContext, params: Params) -> Result:
+        changed = False
         with self._db.write() as tx:
             cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
             task_id = _task_id(ctx, cluster, params["task"])
@@ -159,6 +165,9 @@ class TaskOperations:
                         updated_at=ctx.now,
                     ),
                 )
+                changed = True
+        if changed:
+            self._notifier.notify([record.container_instance_arn])
         return {"task": rules.task_view(record, None)}
 
     def describe_tasks(self, ctx: RequestContext, params: Params) -> Result:
@@ -277,7 +286,8 @@ def _definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefi
 def _placeable(
     ctx: RequestContext, tx: Connection, cluster: ClusterRecord
 ) -> dict[str, tuple[ContainerInstanceRecord, InstanceSnapshot]]:
-    """The cluster's registered instances with their scheduler snapshots, task counts and groups."""
+    """The cluster's registered instances with their scheduler snapshots, task counts and groups (an
+    instance whose agent is not connected is among them, for the scheduler to fail it with ``AGENT``)."""
     records = instance_store.list_instances(
         tx, ctx.account_id, ctx.region, cluster.name, statuses=instance_store.REGISTERED
     )
@@ -288,7 +298,6 @@ def _placeable(
         count = counts.get(record.arn, store.TaskCounts())
         snap = replace(
             instance_snapshot(record),
-            agent_connected=record.agent_connected or record.agent_last_seen_at is None,
             running_tasks_count=count.running,
             pending_tasks_count=count.pending,
             task_groups=groups.get(record.arn, {}),

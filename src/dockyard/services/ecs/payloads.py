@@ -1,0 +1,95 @@
+"""What the push channel tells an agent about a task: a :data:`~dockyard.core.agent_protocol.TaskPayload`.
+
+Pure functions of the stored task, its task definition's body and its tags; no I/O. The payload carries
+everything the agent needs to run the task without asking again (fields in
+:mod:`dockyard.core.agent_protocol`): each container is the definition's ``ContainerDefinition`` with
+RunTask's container overrides applied — ``command`` replaces, ``environment`` is merged by name (the
+override's value wins, the definition's order is kept, new names follow), ``cpu``, ``memory`` and
+``memoryReservation`` replace — plus the ``containerArn`` the task record gave it.
+
+A task whose definition has since been purged still gets a payload (so that it can be stopped): its
+containers are then what the task record knows of them (name, image, ARN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dockyard.core.agent_protocol import TaskPayload
+from dockyard.store.tasks import TaskRecord
+
+DEFAULT_NETWORK_MODE = "bridge"
+_REPLACED_BY_OVERRIDE = ("command", "cpu", "memory", "memoryReservation")
+
+
+def task_payload(
+    task: TaskRecord, definition: Mapping[str, Any] | None, tags: Sequence[tuple[str, str]]
+) -> TaskPayload:
+    """The payload for ``task``, given its definition's stored body (None when it no longer exists) and
+    its tags."""
+    body: Mapping[str, Any] = definition or {}
+    payload: dict[str, Any] = {
+        "taskArn": task.arn,
+        "clusterArn": task.cluster_arn,
+        "family": task.family,
+        "version": revision_of(task.task_definition_arn),
+        "desiredStatus": task.desired_status,
+        "networkMode": body.get("networkMode") or DEFAULT_NETWORK_MODE,
+        "volumes": [dict(v) for v in body.get("volumes") or []],
+        "tags": [{"key": key, "value": value} for key, value in tags],
+        "launchType": task.launch_type,
+        "containers": containers(task, body),
+    }
+    if task.cpu is not None:
+        payload["cpu"] = task.cpu
+    if task.memory is not None:
+        payload["memory"] = task.memory
+    return payload
+
+
+def containers(task: TaskRecord, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The task's containers: definitions with overrides applied, each with its ``containerArn``."""
+    arns = {str(c.get("name")): c.get("containerArn") for c in task.containers}
+    overrides = {
+        str(o.get("name")): o for o in task.overrides.get("containerOverrides") or [] if o.get("name")
+    }
+    definitions: Sequence[Mapping[str, Any]] = body.get("containerDefinitions") or [
+        {"name": c.get("name"), "image": c.get("image", "")} for c in task.containers
+    ]
+    result: list[dict[str, Any]] = []
+    for definition in definitions:
+        name = str(definition.get("name"))
+        container = apply_override(definition, overrides.get(name, {}))
+        if arns.get(name) is not None:
+            container["containerArn"] = arns[name]
+        result.append(container)
+    return result
+
+
+def apply_override(definition: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of one container ``definition`` with RunTask's container ``override`` applied."""
+    container = dict(definition)
+    for key in _REPLACED_BY_OVERRIDE:
+        if override.get(key) is not None:
+            container[key] = override[key]
+    if override.get("environment"):
+        container["environment"] = merge_environment(
+            definition.get("environment") or [], override["environment"]
+        )
+    return container
+
+
+def merge_environment(
+    base: Sequence[Mapping[str, Any]], override: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``base`` with the variables of ``override`` set: same names replaced in place, new ones appended."""
+    merged: dict[str, dict[str, Any]] = {str(v.get("name")): dict(v) for v in base}
+    for variable in override:
+        merged[str(variable.get("name"))] = dict(variable)
+    return list(merged.values())
+
+
+def revision_of(task_definition_arn: str) -> str:
+    """The revision in ``…:task-definition/<family>:<revision>``, as a string."""
+    return task_definition_arn.rsplit(":", 1)[-1]

@@ -209,3 +209,12 @@ def test_pull_from_an_unreachable_registry_fails(harness: RuntimeHarness) -> Non
         harness.runtime.pull("localhost:1/nope:latest")
     if harness.is_docker:
         assert "connection refused" in raised.value.message.lower()
+
+
+def test_stats_of_a_container(harness: RuntimeHarness) -> None:
+    container_id = harness.run(SLEEP, memory_bytes=64 * MiB)
+
+    stats = harness.runtime.stats(container_id)
+    assert stats is not None
+    assert {"read", "cpu_stats", "memory_stats"} <= set(stats)
+    assert harness.runtime.stats("0" * 64) is None

@@ -202,6 +202,16 @@ class DockerRuntime:
         self._check(response, container_id)
         return int(response.json()["StatusCode"])
 
+    def stats(self, container_id: str) -> Mapping[str, Any] | None:
+        response = self._request(
+            "GET", f"/containers/{quote(container_id)}/stats", params={"stream": "false"}
+        )
+        if response.status_code == 404:
+            return None
+        self._check(response, container_id)
+        body = response.json()
+        return body if isinstance(body, dict) else None
+
 
 def _joined_message(lines: list[str], response: httpx.Response) -> str:
     text = " ".join(line.strip() for line in lines if line.strip())

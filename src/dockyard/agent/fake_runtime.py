@@ -6,15 +6,19 @@ or ignore it (then the stop's SIGKILL makes it 137, as under Docker); pass or fa
 Time never passes by itself: ``stop`` returns at once, ``wait_exit`` on a running container times out at
 once, and health checks run only when a test calls :meth:`FakeRuntime.run_health_checks`.
 Tests can also force an exit (:meth:`FakeRuntime.exit`) or a health status (:meth:`FakeRuntime.set_health`).
+Every method holds one lock, so the task engine's threads and a test can use the fake at the same time.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dockyard.agent.runtime import (
     ContainerCreateError,
@@ -28,6 +32,9 @@ from dockyard.agent.runtime import (
     PullAuth,
 )
 from dockyard.core.clock import Clock, system_clock
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 SIGKILL_EXIT_CODE = 137
 FIRST_DYNAMIC_PORT = 32768
@@ -50,6 +57,15 @@ class FakeProgram:
 def default_program(spec: ContainerSpec) -> FakeProgram:
     """A long-running process that ignores SIGTERM and passes its health checks."""
     return FakeProgram()
+
+
+def _locked(method: Callable[Concatenate[FakeRuntime, P], R]) -> Callable[Concatenate[FakeRuntime, P], R]:
+    def locked(self: FakeRuntime, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
 
 
 @dataclass
@@ -81,6 +97,7 @@ class FakeRuntime:
         program_for: Callable[[ContainerSpec], FakeProgram] = default_program,
         clock: Clock = system_clock,
     ) -> None:
+        self._lock = threading.RLock()
         self._images = set(images)
         self._pullable = set(pullable)
         self._program_for = program_for
@@ -93,12 +110,14 @@ class FakeRuntime:
 
     # --- the protocol -----------------------------------------------------------------------------------
 
+    @_locked
     def pull(self, image: str, auth: PullAuth | None = None) -> None:
         self.pulls.append((image, auth))
         if image not in self._pullable and image not in self._images:
             raise ImagePullError(f"pull access denied for {image}, repository does not exist")
         self._images.add(image)
 
+    @_locked
     def create(self, spec: ContainerSpec) -> str:
         if spec.image not in self._images:
             raise ContainerCreateError(f"No such image: {spec.image}")
@@ -111,6 +130,7 @@ class FakeRuntime:
         )
         return container_id
 
+    @_locked
     def start(self, container_id: str) -> None:
         container = self._get(container_id)
         if container.status == "running":
@@ -129,6 +149,7 @@ class FakeRuntime:
         if container.program.exit_code is not None:
             self._exit(container, container.program.exit_code)
 
+    @_locked
     def stop(self, container_id: str, timeout_s: int | None = None) -> None:
         container = self._get(container_id)
         if container.status != "running":
@@ -136,15 +157,18 @@ class FakeRuntime:
         code = container.program.sigterm_exit_code
         self._exit(container, SIGKILL_EXIT_CODE if code is None else code)
 
+    @_locked
     def remove(self, container_id: str) -> None:
         container = self._find(container_id)
         if container is not None:
             del self._containers[container.id]
 
+    @_locked
     def inspect(self, container_id: str) -> ContainerState | None:
         container = self._find(container_id)
         return None if container is None else self._state(container)
 
+    @_locked
     def list(self, labels: Mapping[str, str]) -> builtins.list[ContainerState]:
         matching = [
             c
@@ -153,17 +177,37 @@ class FakeRuntime:
         ]
         return [self._state(c) for c in reversed(matching)]  # dicts keep creation order; newest first
 
+    @_locked
     def wait_exit(self, container_id: str, timeout_s: float) -> int | None:
         container = self._get(container_id)
         if container.status == "running":
             return None
         return container.exit_code or 0
 
+    @_locked
+    def stats(self, container_id: str) -> Mapping[str, Any] | None:
+        container = self._find(container_id)
+        if container is None:
+            return None
+        running = container.status == "running"
+        usage = 1_000_000 * self._created if running else 0
+        return {
+            "id": container.id,
+            "name": "/" + container.spec.name,
+            "read": self._clock().isoformat(),
+            "cpu_stats": {"cpu_usage": {"total_usage": usage}, "system_cpu_usage": 10 * usage},
+            "precpu_stats": {"cpu_usage": {"total_usage": 0}},
+            "memory_stats": {"usage": 4 * 2**20 if running else 0, "limit": container.spec.memory_bytes},
+            "networks": {"eth0": {"rx_bytes": 0, "tx_bytes": 0}} if running else {},
+        }
+
     # --- test controls ----------------------------------------------------------------------------------
 
+    @_locked
     def add_image(self, image: str) -> None:
         self._images.add(image)
 
+    @_locked
     def exit(self, container_id: str, exit_code: int, *, oom_killed: bool = False) -> None:
         """Make a running container's process exit now with ``exit_code``."""
         container = self._get(container_id)
@@ -171,9 +215,11 @@ class FakeRuntime:
             self._exit(container, exit_code)
             container.oom_killed = oom_killed
 
+    @_locked
     def set_health(self, container_id: str, health: HealthStatus) -> None:
         self._get(container_id).health = health
 
+    @_locked
     def run_health_checks(self) -> None:
         """One health-check round for every running container that has a check (Docker's interval)."""
         for container in self._containers.values():
@@ -245,6 +291,7 @@ class FakeRuntime:
             cpu_shares=spec.cpu_shares,
         )
 
+    @_locked
     def replace_program(self, container_id: str, program: FakeProgram) -> None:
         """Change what a container's process does from now on (e.g. start failing health checks)."""
         container = self._get(container_id)

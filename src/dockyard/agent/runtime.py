@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 NetworkMode = Literal["bridge", "host", "none"]
 ContainerStatus = Literal["created", "running", "exited", "dead"]
@@ -220,4 +220,9 @@ class ContainerRuntime(Protocol):
         """Block until the container is not running; its exit code, or ``None`` if ``timeout_s`` passed.
 
         Raises :class:`ContainerNotFound`.
+        """
+
+    def stats(self, container_id: str) -> Mapping[str, Any] | None:
+        """Docker's one-shot stats JSON (``GET /containers/{id}/stats?stream=false``): ``read``,
+        ``cpu_stats``, ``precpu_stats``, ``memory_stats``, ``networks``…; ``None`` for an unknown container.
         """

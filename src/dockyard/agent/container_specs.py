@@ -1,0 +1,270 @@
+"""Pure translation of a task payload's container definition (ECS ``ContainerDefinition``) into the
+:class:`~dockyard.agent.runtime.ContainerSpec` the runtime creates. No I/O, no randomness: the caller passes
+the container name's random suffix and the metadata token.
+
+What ECS does, and so what this does:
+
+- Names look like ECS's: ``ecs-<family>-<revision>-<name>-<random hex>``.
+- Labels: the task definition's ``dockerLabels`` plus ECS's own (task ARN, container name, cluster, family,
+  revision) and ``dockyard.container-instance-arn``, by which an agent finds *its* containers again after a
+  restart (two agents may share one Docker Engine).
+- Environment: the definition's, plus ``AWS_EXECUTION_ENV=AWS_ECS_EC2`` and, when the agent serves the task
+  metadata endpoint and the container has a network, ``ECS_CONTAINER_METADATA_URI_V4``.
+- CPU units become CPU shares (at least 2, as the ECS agent does for ``cpu: 0``); ``memory`` and
+  ``memoryReservation`` (MiB) the hard and soft limits; a container with neither, in a task with task-level
+  memory, gets the task's memory as its hard limit.
+- Ports: ``bridge`` publishes each mapping (``hostPort`` 0 or absent: a dynamic port); ``host`` and ``none``
+  publish nothing (in host mode the container binds the host's ports itself).
+- Volumes: ``host.sourcePath`` → a bind of that path; ``dockerVolumeConfiguration`` → a named Docker volume
+  (``scope: shared`` keeps the volume's own name, ``task`` scope gets a per-task name); neither → a per-task
+  named volume, like ECS's empty volume.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from dockyard.agent.runtime import (
+    Bind,
+    ContainerSpec,
+    HealthCheck,
+    NetworkMode,
+    PortBinding,
+    PortProtocol,
+    Ulimit,
+)
+from dockyard.core.agent_protocol import TaskPayload
+
+MiB = 1024 * 1024
+MIN_CPU_SHARES = 2
+DEFAULT_STOP_TIMEOUT_S = 30
+"""ECS's default between SIGTERM and SIGKILL (Docker's own default is 10 s)."""
+
+LABEL_TASK_ARN = "com.amazonaws.ecs.task-arn"
+LABEL_CONTAINER_NAME = "com.amazonaws.ecs.container-name"
+LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
+LABEL_FAMILY = "com.amazonaws.ecs.task-definition-family"
+LABEL_VERSION = "com.amazonaws.ecs.task-definition-version"
+LABEL_INSTANCE = "dockyard.container-instance-arn"
+
+METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
+EXECUTION_ENV = {"AWS_EXECUTION_ENV": "AWS_ECS_EC2"}
+
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
+_MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
+
+
+class SpecError(ValueError):
+    """The container definition cannot be run as given (e.g. a mount of an undeclared volume)."""
+
+
+def docker_safe(text: str) -> str:
+    """``text`` with every run of characters Docker refuses in names replaced by ``-``."""
+    return _NAME_UNSAFE.sub("-", text).strip("-.") or "x"
+
+
+def container_name(family: str, revision: str, name: str, suffix: str) -> str:
+    """ECS's Docker name for a task's container: ``ecs-<family>-<revision>-<name>-<suffix>``."""
+    return docker_safe(f"ecs-{family}-{revision}-{name}-{suffix}")
+
+
+def task_id(task_arn: str) -> str:
+    """The id at the end of a task ARN (``…:task/<cluster>/<id>``)."""
+    return task_arn.rsplit("/", 1)[-1]
+
+
+def task_volume_name(task_arn: str, volume_name: str) -> str:
+    """The Docker volume that holds a task-scoped volume of one task."""
+    return docker_safe(f"ecs-{task_id(task_arn)}-{volume_name}")
+
+
+def parse_memory_mib(value: object) -> int | None:
+    """Task-level memory as the payload carries it (``"512"``, ``"1 GB"``, ``"0.5GB"``, 512) → MiB."""
+    if value is None or value == "":
+        return None
+    match = _MEMORY.match(str(value))
+    if match is None:
+        return None
+    number, unit = float(match["number"]), match["unit"].lower()
+    if unit in ("", "mb", "mib", "m"):
+        return int(number)
+    if unit in ("gb", "gib", "g"):
+        return int(number * 1024)
+    return None
+
+
+def _int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(cast(Any, value))
+    except (TypeError, ValueError):
+        return None
+
+
+def network_mode(task: TaskPayload) -> NetworkMode:
+    mode = str(task.get("networkMode") or "bridge")
+    return cast(NetworkMode, mode if mode in ("bridge", "host", "none") else "bridge")
+
+
+def labels_for(
+    task: TaskPayload, definition: Mapping[str, Any], *, cluster_arn: str, container_instance_arn: str
+) -> dict[str, str]:
+    """The container's labels: its ``dockerLabels`` under ECS's and dockyard's own (which win)."""
+    labels = {str(k): str(v) for k, v in (definition.get("dockerLabels") or {}).items()}
+    labels.update(
+        {
+            LABEL_TASK_ARN: str(task["taskArn"]),
+            LABEL_CONTAINER_NAME: str(definition["name"]),
+            LABEL_CLUSTER: cluster_arn,
+            LABEL_FAMILY: str(task.get("family", "")),
+            LABEL_VERSION: str(task.get("version", "")),
+            LABEL_INSTANCE: container_instance_arn,
+        }
+    )
+    return labels
+
+
+def environment_for(
+    definition: Mapping[str, Any], mode: NetworkMode, metadata_endpoint: str | None, metadata_token: str
+) -> dict[str, str]:
+    env = {
+        str(item["name"]): str(item.get("value", ""))
+        for item in definition.get("environment") or ()
+        if item.get("name")
+    }
+    env.update(EXECUTION_ENV)
+    if metadata_endpoint and mode != "none":
+        env[METADATA_ENV] = f"{metadata_endpoint.rstrip('/')}/v4/{metadata_token}"
+    return env
+
+
+def port_bindings_for(definition: Mapping[str, Any], mode: NetworkMode) -> tuple[PortBinding, ...]:
+    if mode != "bridge":
+        return ()
+    bindings = []
+    for mapping in definition.get("portMappings") or ():
+        container_port = _int(mapping.get("containerPort"))
+        if container_port is None:
+            continue
+        protocol: PortProtocol = "udp" if str(mapping.get("protocol", "tcp")).lower() == "udp" else "tcp"
+        bindings.append(PortBinding(container_port, protocol, host_port=_int(mapping.get("hostPort")) or 0))
+    return tuple(bindings)
+
+
+def volume_source(task: TaskPayload, volume: Mapping[str, Any]) -> str:
+    """What a task definition volume mounts: a host path, or the name of a Docker volume."""
+    name = str(volume.get("name", ""))
+    host = volume.get("host") or {}
+    if host.get("sourcePath"):
+        return str(host["sourcePath"])
+    docker_volume = volume.get("dockerVolumeConfiguration")
+    if docker_volume is not None and str(docker_volume.get("scope", "task")) == "shared":
+        return docker_safe(name)
+    return task_volume_name(str(task["taskArn"]), name)
+
+
+def binds_for(task: TaskPayload, definition: Mapping[str, Any]) -> tuple[Bind, ...]:
+    volumes = {str(v.get("name")): v for v in task.get("volumes") or ()}
+    binds = []
+    for mount in definition.get("mountPoints") or ():
+        source_volume, target = str(mount.get("sourceVolume", "")), mount.get("containerPath")
+        if not target:
+            continue
+        if source_volume not in volumes:
+            raise SpecError(f"mount point of {definition['name']} names unknown volume {source_volume!r}")
+        source = volume_source(task, volumes[source_volume])
+        binds.append(Bind(source, str(target), read_only=bool(mount.get("readOnly", False))))
+    return tuple(binds)
+
+
+def health_check_for(definition: Mapping[str, Any]) -> HealthCheck | None:
+    check = definition.get("healthCheck")
+    if not check or not check.get("command"):
+        return None
+    command = tuple(str(part) for part in check["command"])
+    if command[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        command = ("CMD-SHELL", " ".join(command))
+    return HealthCheck(
+        test=command,
+        interval_s=float(check.get("interval") or 30),
+        timeout_s=float(check.get("timeout") or 5),
+        retries=int(check.get("retries") or 3),
+        start_period_s=float(check.get("startPeriod") or 0),
+    )
+
+
+def ulimits_for(definition: Mapping[str, Any]) -> tuple[Ulimit, ...]:
+    return tuple(
+        Ulimit(str(u["name"]), int(u["softLimit"]), int(u["hardLimit"]))
+        for u in definition.get("ulimits") or ()
+    )
+
+
+def memory_limits(task: TaskPayload, definition: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(hard, soft) limits in bytes."""
+    hard, soft = _int(definition.get("memory")), _int(definition.get("memoryReservation"))
+    if hard is None and soft is None:
+        hard = parse_memory_mib(task.get("memory"))
+    return (hard * MiB if hard else None), (soft * MiB if soft else None)
+
+
+def stop_timeout_s(definition: Mapping[str, Any], default: int = DEFAULT_STOP_TIMEOUT_S) -> int:
+    """The container's ``stopTimeout``, else the agent's default (ECS_CONTAINER_STOP_TIMEOUT)."""
+    timeout = _int(definition.get("stopTimeout"))
+    return default if timeout is None or timeout < 0 else timeout
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(str(part) for part in cast(Sequence[object], value))
+
+
+def build_spec(
+    task: TaskPayload,
+    definition: Mapping[str, Any],
+    *,
+    cluster_arn: str,
+    container_instance_arn: str,
+    metadata_endpoint: str | None,
+    metadata_token: str,
+    name_suffix: str,
+    default_stop_timeout_s: int = DEFAULT_STOP_TIMEOUT_S,
+) -> ContainerSpec:
+    """The :class:`ContainerSpec` of one container of ``task``. Raises :class:`SpecError`."""
+    mode = network_mode(task)
+    hard, soft = memory_limits(task, definition)
+    extra_hosts = tuple(
+        (str(h["hostname"]), str(h["ipAddress"]))
+        for h in definition.get("extraHosts") or ()
+        if h.get("hostname") and h.get("ipAddress")
+    )
+    return ContainerSpec(
+        name=container_name(
+            str(task.get("family", "")), str(task.get("version", "")), str(definition["name"]), name_suffix
+        ),
+        image=str(definition["image"]),
+        command=_strings(definition.get("command")),
+        entrypoint=_strings(definition.get("entryPoint")),
+        env=environment_for(definition, mode, metadata_endpoint, metadata_token),
+        working_dir=definition.get("workingDirectory") or None,
+        user=definition.get("user") or None,
+        labels=labels_for(
+            task, definition, cluster_arn=cluster_arn, container_instance_arn=container_instance_arn
+        ),
+        cpu_shares=max(MIN_CPU_SHARES, _int(definition.get("cpu")) or 0),
+        memory_bytes=hard,
+        memory_reservation_bytes=soft,
+        port_bindings=port_bindings_for(definition, mode),
+        network_mode=mode,
+        binds=binds_for(task, definition),
+        ulimits=ulimits_for(definition),
+        readonly_rootfs=bool(definition.get("readonlyRootFilesystem", False)),
+        privileged=bool(definition.get("privileged", False)),
+        health_check=health_check_for(definition),
+        stop_timeout_s=stop_timeout_s(definition, default_stop_timeout_s),
+        extra_hosts=extra_hosts,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,22 +11,27 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.conftest import free_port, run_aws
+from tests.integration.conftest import free_port, run_aws, wait_until
+from tests.integration.images import docker_available
 
 BANNER_DEADLINE_S = 30.0
+AGENT_DEADLINE_S = 60.0
 EXPORTED = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
 
 
 @contextmanager
-def dockyard_up(data_dir: Path, port: int) -> Iterator[dict[str, str]]:
+def dockyard_up(
+    data_dir: Path, port: int, *extra_args: str, extra_env: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """Run ``dockyard up``; yield the environment its printed ``export`` lines set; SIGTERM it at exit.
 
-    Its logs go to ``<data_dir>.log``.
+    Its logs go to ``<data_dir>.log``; the banner to ``<data_dir>.banner``.
     """
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(data_dir.parent)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(data_dir.parent), **(extra_env or {})}
     command = [
         sys.executable,
         "-m",
@@ -35,12 +41,13 @@ def dockyard_up(data_dir: Path, port: int) -> Iterator[dict[str, str]]:
         str(data_dir),
         "--port",
         str(port),
+        *extra_args,
     ]
     with data_dir.with_suffix(".log").open("a") as log:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     with proc:
         try:
-            yield _read_banner(proc)
+            yield _read_banner(proc, data_dir.with_suffix(".banner"))
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -49,7 +56,7 @@ def dockyard_up(data_dir: Path, port: int) -> Iterator[dict[str, str]]:
     assert '"message": "dockyard stopped"' in data_dir.with_suffix(".log").read_text()
 
 
-def _read_banner(proc: subprocess.Popen[str]) -> dict[str, str]:
+def _read_banner(proc: subprocess.Popen[str], banner_path: Path) -> dict[str, str]:
     assert proc.stdout is not None
     exports: dict[str, str] = {}
     deadline = time.monotonic() + BANNER_DEADLINE_S
@@ -57,6 +64,8 @@ def _read_banner(proc: subprocess.Popen[str]) -> dict[str, str]:
         line = proc.stdout.readline()
         if not line:
             pytest.fail(f"dockyard up exited early with {proc.wait()}")
+        with banner_path.open("a") as banner:
+            banner.write(line)
         match = re.fullmatch(r"export (\w+)=(\S+)\n", line)
         if match:
             exports[match.group(1)] = match.group(2)
@@ -78,7 +87,8 @@ def test_up_then_the_aws_cli_with_only_the_printed_lines(tmp_path: Path) -> None
         created = json.loads(run_aws(env, "ecs", "create-cluster", "--cluster-name", "demo").stdout)
         arn = created["cluster"]["clusterArn"]
         assert arn == f"arn:aws:ecs:us-east-1:{identity['Account']}:cluster/demo"
-        assert json.loads(run_aws(env, "ecs", "list-clusters").stdout)["clusterArns"] == [arn]
+        # The local agent may have created the cluster "default" meanwhile.
+        assert arn in json.loads(run_aws(env, "ecs", "list-clusters").stdout)["clusterArns"]
 
         run_aws(env, "ecs", "tag-resource", "--resource-arn", arn, "--tags", "key=env,value=dev")
         tags = json.loads(run_aws(env, "ecs", "list-tags-for-resource", "--resource-arn", arn).stdout)
@@ -105,3 +115,97 @@ def test_up_then_the_aws_cli_with_only_the_printed_lines(tmp_path: Path) -> None
         again["HOME"] = str(tmp_path)
         described = json.loads(run_aws(again, "ecs", "describe-clusters", "--clusters", "demo").stdout)
         assert described["clusters"][0]["status"] == "INACTIVE"
+
+
+def _agent_pids(log: str) -> list[int]:
+    return [int(pid) for pid in re.findall(r"^agent \| started \(pid (\d+)\)", log, re.MULTILINE)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_joins_a_local_agent_to_the_default_cluster(tmp_path: Path) -> None:
+    if not docker_available():
+        pytest.fail("the Docker Engine is not running: scripts/setup installs and starts it")
+    data_dir = tmp_path / "state"
+    log_path = data_dir.with_suffix(".log")
+    with dockyard_up(data_dir, free_port()) as env:
+        env["HOME"] = str(tmp_path)
+        banner = data_dir.with_suffix(".banner").read_text()
+        assert "cluster    default: a local agent joins it" in banner
+        assert 'prefixed "agent | "' in banner
+
+        instances: list[dict[str, Any]] = []
+
+        def registered() -> bool:
+            listed = run_aws(env, "ecs", "list-container-instances", "--cluster", "default", check=False)
+            if listed.returncode != 0:
+                return False  # ClusterNotFoundException until the agent has created it
+            arns = json.loads(listed.stdout)["containerInstanceArns"]
+            if not arns:
+                return False
+            described = run_aws(
+                env,
+                "ecs",
+                "describe-container-instances",
+                "--cluster",
+                "default",
+                "--container-instances",
+                *arns,
+            )
+            instances[:] = json.loads(described.stdout)["containerInstances"]
+            return True
+
+        wait_until(
+            registered, deadline_s=AGENT_DEADLINE_S, what="the local agent to register", interval_s=0.5
+        )
+        assert len(instances) == 1
+        assert instances[0]["status"] == "ACTIVE"
+        assert instances[0]["containerInstanceArn"].startswith("arn:aws:ecs:us-east-1:")
+        assert ":container-instance/default/" in instances[0]["containerInstanceArn"]
+        clusters = json.loads(run_aws(env, "ecs", "describe-clusters", "--clusters", "default").stdout)
+        assert clusters["clusters"][0]["status"] == "ACTIVE"
+        assert (data_dir / "agent" / "agent-state.json").exists()
+
+    log = log_path.read_text()
+    pids = _agent_pids(log)
+    assert len(pids) == 1, log
+    assert "agent | " in log and "registered container instance" in log
+    assert "agent | stopped (status 0)" in log
+    assert not _alive(pids[0])
+
+
+def test_up_without_docker_serves_the_api_and_says_the_agent_waits(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    socket_path = tmp_path / "no-docker.sock"
+    extra_env = {"DOCKYARD_AGENT_DOCKER_SOCKET": str(socket_path)}
+    with dockyard_up(data_dir, free_port(), extra_env=extra_env) as env:
+        env["HOME"] = str(tmp_path)
+        banner = data_dir.with_suffix(".banner").read_text()
+        assert f"the local agent is waiting for Docker at {socket_path}" in banner
+        identity = json.loads(run_aws(env, "sts", "get-caller-identity").stdout)
+        assert identity["Arn"].endswith(":root")
+        wait_until(
+            lambda: "agent | started" in data_dir.with_suffix(".log").read_text(),
+            deadline_s=AGENT_DEADLINE_S,
+            what="the local agent to start",
+        )
+    log = data_dir.with_suffix(".log").read_text()
+    # It was still waiting (not crashed, not restarted) when up stopped it (-15: stopped while still
+    # starting, before its SIGTERM handler was in place).
+    assert "exited with status" not in log
+    assert re.search(r"^agent \| stopped \(status (0|-15)\)$", log, re.MULTILINE), log
+
+
+def test_up_no_agent(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    with dockyard_up(data_dir, free_port(), "--no-agent") as env:
+        env["HOME"] = str(tmp_path)
+        assert "agent      none (--no-agent)" in data_dir.with_suffix(".banner").read_text()
+        run_aws(env, "sts", "get-caller-identity")
+    assert "agent | " not in data_dir.with_suffix(".log").read_text()

@@ -8,6 +8,8 @@ shared config and credentials files); ``AWS_REGION`` is honoured before ``AWS_DE
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,13 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 30.0
 # The TCP ports the real ECS agent reserves: SSH, the Docker daemon, the agent's introspection/metadata ports.
 DEFAULT_RESERVED_PORTS: tuple[int, ...] = (22, 2375, 2376, 51678, 51679)
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_METADATA_PORT = 51679
+DEFAULT_TASK_CLEANUP_WAIT_S = 3600.0
+DEFAULT_CONTAINER_STOP_TIMEOUT_S = 30.0
+METADATA_DISABLED = "none"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,20 @@ class AgentSettings:
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     docker_socket: str = DEFAULT_DOCKER_SOCKET
     log_level: str = "info"
+    metadata_enabled: bool = True
+    """``False`` (``--metadata-address none``): no task metadata endpoint and no
+    ``ECS_CONTAINER_METADATA_URI_V4`` in containers."""
+    metadata_address: str | None = None
+    """Where the task metadata endpoint listens; ``None``: Docker's bridge gateway (e.g. 172.17.0.1), resolved
+    at start with :func:`dockyard.agent.metadata.bridge_gateway`."""
+    metadata_port: int = DEFAULT_METADATA_PORT
+    """0: any free port."""
+    task_cleanup_wait_s: float = DEFAULT_TASK_CLEANUP_WAIT_S
+    """How long a stopped task's containers are kept before removal
+    (the ECS agent's ``ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION``)."""
+    container_stop_timeout_s: float = DEFAULT_CONTAINER_STOP_TIMEOUT_S
+    """SIGTERM → SIGKILL grace for containers without their own ``stopTimeout``
+    (the ECS agent's ``ECS_CONTAINER_STOP_TIMEOUT``)."""
 
     @property
     def state_file(self) -> Path:
@@ -103,6 +126,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heartbeat-interval", type=float, metavar="SECONDS", help="seconds between checks")
     parser.add_argument("--docker-socket", help=f"Docker Engine socket (default {DEFAULT_DOCKER_SOCKET})")
     parser.add_argument("--log-level", choices=LOG_LEVELS)
+    parser.add_argument(
+        "--metadata-address",
+        metavar="ADDRESS",
+        help="address of the task metadata endpoint (default: the Docker bridge gateway; 'none' disables it)",
+    )
+    parser.add_argument(
+        "--metadata-port",
+        type=int,
+        metavar="PORT",
+        help=f"port of the task metadata endpoint (default {DEFAULT_METADATA_PORT})",
+    )
+    parser.add_argument(
+        "--task-cleanup-wait",
+        metavar="SECONDS",
+        help="keep a stopped task's containers this long "
+        f"(default {DEFAULT_TASK_CLEANUP_WAIT_S:g}; also 90s, 5m, 1h)",
+    )
+    parser.add_argument(
+        "--container-stop-timeout",
+        metavar="SECONDS",
+        help="SIGTERM to SIGKILL grace when a container sets no stopTimeout "
+        f"(default {DEFAULT_CONTAINER_STOP_TIMEOUT_S:g}; like ECS_CONTAINER_STOP_TIMEOUT)",
+    )
 
 
 def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> AgentSettings:
@@ -140,6 +186,17 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         if level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
         values["log_level"] = level
+    if (address := pick(args.metadata_address, "METADATA_ADDRESS")) is not None:
+        if address.strip().lower() == METADATA_DISABLED:
+            values["metadata_enabled"] = False
+        else:
+            values["metadata_address"] = _address(address.strip())
+    if (metadata_port := pick(args.metadata_port, "METADATA_PORT")) is not None:
+        values["metadata_port"] = _port(metadata_port, "metadata port")
+    if (cleanup := pick(args.task_cleanup_wait, "TASK_CLEANUP_WAIT")) is not None:
+        values["task_cleanup_wait_s"] = parse_duration(cleanup, "task cleanup wait")
+    if (stop_timeout := pick(args.container_stop_timeout, "CONTAINER_STOP_TIMEOUT")) is not None:
+        values["container_stop_timeout_s"] = parse_duration(stop_timeout, "container stop timeout")
     if (ports := environ.get(ENV_PREFIX + "RESERVED_PORTS")) is not None:
         values["reserved_ports"] = _ports(ports)
     if (udp_ports := environ.get(ENV_PREFIX + "RESERVED_PORTS_UDP")) is not None:
@@ -172,3 +229,41 @@ def _positive_float(text: str, what: str) -> float:
     if not value > 0:
         raise ValueError(f"{what} must be positive")
     return value
+
+
+def parse_duration(text: str, what: str) -> float:
+    """Seconds from ``"30"``, ``"2.5"`` or a Go-style duration as the ECS agent takes: ``"30s"``, ``"1m30s"``,
+    ``"500ms"``, ``"1h"``. Never negative."""
+    cleaned = text.strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        parts = _DURATION_PART.findall(cleaned)
+        if not parts or "".join(n + unit for n, unit in parts) != cleaned:
+            raise ValueError(f"{what} must be seconds or a duration like 30s, 5m, 1h; got {text!r}") from None
+        value = sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts)
+    if not 0 <= value < float("inf"):  # nor NaN
+        raise ValueError(f"{what} must be a finite, non-negative duration, got {text!r}")
+    return value
+
+
+def _port(text: str, what: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"{what} must be a number, got {text!r}") from None
+    if not 0 <= port < 65536:
+        raise ValueError(f"{what} must be 0-65535 (0: any free port), got {port}")
+    return port
+
+
+def _address(text: str) -> str:
+    """An IP address (brackets around IPv6 allowed) or a host name."""
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if _HOSTNAME.match(bare) is None:
+        raise ValueError(f"metadata address must be an IP address, a host name or 'none', got {text!r}")
+    return bare

@@ -4,6 +4,8 @@
   ``containerInstanceArn`` so the server updates the same instance instead of adding one.
 - If the server no longer knows that ARN (deregistered, another server, another cluster) it answers
   ``InvalidParameterException``/``ClientException``: the agent registers afresh and persists the new ARN.
+- Like the ECS agent, an agent of the cluster named ``default`` creates it (CreateCluster) when the server
+  answers ``ClusterNotFoundException``, then registers again; any other missing cluster is an error.
 - Connection failures, timeouts, throttling and server faults are retried with jittered exponential
   backoff (250 ms doubling to a 2 min cap); other client errors (no such cluster, bad credentials) are fatal.
 
@@ -35,6 +37,8 @@ INITIAL_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 120.0
 BACKOFF_MULTIPLIER = 2.0
 BACKOFF_JITTER = 0.2
+DEFAULT_CLUSTER = "default"
+CLUSTER_NOT_FOUND = "ClusterNotFoundException"
 UNKNOWN_ARN_CODES = frozenset({"InvalidParameterException", "ClientException"})
 RETRYABLE_CODES = frozenset(
     {"ServerException", "ThrottlingException", "Throttling", "ServiceUnavailable", "InternalFailure"}
@@ -49,6 +53,10 @@ class EcsClient(Protocol):
     def discover_poll_endpoint(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def describe_container_instances(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def create_cluster(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def submit_task_state_change(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class Stopped(Exception):  # noqa: N818 - reads as the condition
@@ -199,9 +207,20 @@ class Registrar:
         params = {"cluster": self.cluster, **registration.to_api()}
         if arn is not None:
             params["containerInstanceArn"] = arn
-        response = self.retrier.call(
-            "RegisterContainerInstance", lambda: self.client.register_container_instance(**params)
-        )
+
+        def register() -> dict[str, Any]:
+            return self.retrier.call(
+                "RegisterContainerInstance", lambda: self.client.register_container_instance(**params)
+            )
+
+        try:
+            response = register()
+        except ClientError as exc:
+            if self.cluster != DEFAULT_CLUSTER or error_code(exc) != CLUSTER_NOT_FOUND:
+                raise
+            log.info("cluster %s does not exist: creating it", self.cluster)
+            self.retrier.call("CreateCluster", lambda: self.client.create_cluster(clusterName=self.cluster))
+            response = register()
         instance: dict[str, Any] = response["containerInstance"]
         return instance
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -17,7 +18,8 @@ from dockyard.agent import config as agent_config
 from dockyard.agent.main import run_from_args as run_agent
 from dockyard.api.app import Runtime, create_app, open_runtime
 from dockyard.api.observability import configure_logging
-from dockyard.cli.banner import up_banner
+from dockyard.cli.banner import AgentStatus, up_banner
+from dockyard.cli.local_agent import LocalAgent, agent_endpoint, docker_reachable, docker_socket
 from dockyard.core.clock import system_clock
 from dockyard.core.settings import ServerSettings, load_settings
 from dockyard.store.credentials import CredentialStore
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run everything locally and print how to use it")
     _add_server_flags(up)
+    up.add_argument(
+        "--no-agent",
+        action="store_true",
+        help="do not run a local agent (by default one joins this host to the cluster 'default')",
+    )
     up.set_defaults(run=_run_up)
 
     agent = commands.add_parser("agent", help="join this host to a cluster and run its tasks")
@@ -109,8 +116,30 @@ def _run_up(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     runtime = open_runtime(settings)
     sock = _bind(settings)
-    print(up_banner(settings, runtime.root_key), flush=True)
-    _serve(runtime, sock)
+    agent: LocalAgent | None = None
+    if args.no_agent:
+        status = AgentStatus.DISABLED
+    else:
+        socket_path = docker_socket(os.environ)
+        status = AgentStatus.RUNNING if docker_reachable(socket_path) else AgentStatus.WAITING_FOR_DOCKER
+        agent = LocalAgent(
+            endpoint=agent_endpoint(settings.host, settings.port),
+            data_dir=(settings.data_dir / "agent").expanduser().absolute(),
+            access_key_id=runtime.root_key.access_key_id,
+            secret_access_key=runtime.root_key.secret_access_key,
+            region=settings.default_region,
+            log_level=settings.log_level,
+        )
+    print(up_banner(settings, runtime.root_key, status, docker_socket(os.environ)), flush=True)
+    if agent is None:
+        _serve(runtime, sock)
+        return 0
+    agent.start()  # it waits for the server to answer before starting the agent process
+    try:
+        # The agent stops first, while the server still answers it; then the server shuts down.
+        _serve(runtime, sock, before_shutdown=agent.stop)
+    finally:
+        agent.stop()
     return 0
 
 
@@ -128,7 +157,22 @@ def _bind(settings: ServerSettings) -> socket.socket:
     return sock
 
 
-def _serve(runtime: Runtime, sock: socket.socket) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, running ``before_shutdown`` (in a thread) once a shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], object] | None) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._before_shutdown is not None:
+            await asyncio.to_thread(self._before_shutdown)
+        await super().shutdown(sockets=sockets)
+
+
+def _serve(
+    runtime: Runtime, sock: socket.socket, before_shutdown: Callable[[], object] | None = None
+) -> None:
     app = create_app(runtime)
     # Everything allocated so far (botocore's models above all) lives as long as the server: keeping it
     # out of the collector's generations spares every full collection a walk over it, which shows up as
@@ -142,7 +186,7 @@ def _serve(runtime: Runtime, sock: socket.socket) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config, before_shutdown).run(sockets=[sock])
 
 
 def _run_keys_create(args: argparse.Namespace) -> int:

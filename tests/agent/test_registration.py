@@ -24,6 +24,7 @@ from dockyard.agent.host import (
 from dockyard.agent.main import AgentDeps, run
 from dockyard.agent.registration import Backoff, Registrar, Retrier, Stopped, is_retryable
 from dockyard.agent.state import AgentState, StateStore
+from dockyard.agent.task_host import Joined, cluster_arn_of
 
 CLUSTER = "web"
 PREFIX = f"arn:aws:ecs:us-east-1:000000000000:container-instance/{CLUSTER}/"
@@ -70,6 +71,12 @@ class FakeEcs:
         arn = kwargs["containerInstances"][0]
         found = [{"containerInstanceArn": arn, "status": "ACTIVE"}] if arn in self.known else []
         return {"containerInstances": found, "failures": []}
+
+    def submit_task_state_change(self, **kwargs: Any) -> dict[str, Any]:
+        return {"acknowledgment": "ACK"}
+
+    def create_cluster(self, **kwargs: Any) -> dict[str, Any]:
+        raise AssertionError(f"unexpected CreateCluster {kwargs}")
 
 
 class FakeTime:
@@ -204,6 +211,111 @@ def test_state_for_another_cluster_is_not_reused(tmp_path: Path) -> None:
     assert state is not None and state.cluster == CLUSTER
 
 
+class FakeEcsWithClusters(FakeEcs):
+    """Also knows which clusters exist: registering into a missing one is ClusterNotFoundException."""
+
+    def __init__(self, clusters: set[str], failures: list[Exception] | None = None) -> None:
+        super().__init__(failures)
+        self.clusters = set(clusters)
+        self.created: list[str] = []
+
+    def register_container_instance(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["cluster"] not in self.clusters:
+            self.calls.append(kwargs)
+            raise client_error("ClusterNotFoundException")
+        return super().register_container_instance(**kwargs)
+
+    def create_cluster(self, **kwargs: Any) -> dict[str, Any]:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.created.append(kwargs["clusterName"])
+        self.clusters.add(kwargs["clusterName"])
+        return {"cluster": {"clusterName": kwargs["clusterName"], "status": "ACTIVE"}}
+
+
+def registrar_for(cluster: str, tmp_path: Path, ecs: FakeEcs, clock: FakeTime) -> Registrar:
+    return Registrar(
+        client=ecs,
+        cluster=cluster,
+        endpoint="http://127.0.0.1:4566",
+        store=StateStore(tmp_path / "agent-state.json"),
+        retrier=Retrier(sleep=clock.sleep, rng=lambda: 0.5),
+    )
+
+
+def test_the_default_cluster_is_created_when_missing(tmp_path: Path) -> None:
+    ecs = FakeEcsWithClusters(set())
+    instance = registrar_for("default", tmp_path, ecs, FakeTime()).register(
+        build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+    )
+    assert ecs.created == ["default"]
+    assert [c["cluster"] for c in ecs.calls] == ["default", "default"]
+    assert instance["containerInstanceArn"] in ecs.known
+    state = StateStore(tmp_path / "agent-state.json").load()
+    assert state is not None and state.cluster == "default"
+
+
+def test_create_cluster_is_retried_like_any_call(tmp_path: Path) -> None:
+    ecs = FakeEcsWithClusters(set())
+    clock = FakeTime()
+    registrar_for("default", tmp_path, ecs, clock).register(
+        build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+    )
+    assert clock.waits == []
+    ecs = FakeEcsWithClusters(set())
+    original = ecs.create_cluster
+    failures = [connection_error(), connection_error()]
+
+    def flaky_create(**kwargs: Any) -> dict[str, Any]:
+        if failures:
+            raise failures.pop(0)
+        return original(**kwargs)
+
+    ecs.create_cluster = flaky_create  # type: ignore[method-assign]
+    registrar_for("default", tmp_path / "b", ecs, clock).register(
+        build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+    )
+    assert clock.waits == [0.25, 0.5]
+    assert ecs.created == ["default"]
+
+
+def test_a_stale_arn_in_a_deleted_default_cluster_registers_afresh_after_creating_it(tmp_path: Path) -> None:
+    stale = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/" + "f" * 32
+    StateStore(tmp_path / "agent-state.json").save(AgentState("default", stale))
+    ecs = FakeEcsWithClusters(set())
+    instance = registrar_for("default", tmp_path, ecs, FakeTime()).register(
+        build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+    )
+    assert ecs.created == ["default"]
+    assert [c.get("containerInstanceArn") for c in ecs.calls] == [stale, stale, None]
+    assert instance["containerInstanceArn"] != stale
+
+
+def test_only_the_default_cluster_is_created(tmp_path: Path) -> None:
+    ecs = FakeEcsWithClusters(set())
+    with pytest.raises(ClientError, match="ClusterNotFoundException"):
+        registrar_for("web", tmp_path, ecs, FakeTime()).register(
+            build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+        )
+    assert ecs.created == []
+    assert len(ecs.calls) == 1
+
+
+def test_the_default_cluster_is_created_once_even_if_registering_still_fails(tmp_path: Path) -> None:
+    class NeverThere(FakeEcsWithClusters):
+        def create_cluster(self, **kwargs: Any) -> dict[str, Any]:
+            self.created.append(kwargs["clusterName"])  # pretends, but the cluster stays missing
+            return {"cluster": {"clusterName": kwargs["clusterName"]}}
+
+    ecs = NeverThere(set())
+    with pytest.raises(ClientError, match="ClusterNotFoundException"):
+        registrar_for("default", tmp_path, ecs, FakeTime()).register(
+            build_registration(settings(tmp_path), HOST, ENGINE, "us-east-1")
+        )
+    assert ecs.created == ["default"]
+    assert len(ecs.calls) == 2
+
+
 # --- what is registered ----------------------------------------------------------------------------------
 
 
@@ -327,15 +439,41 @@ def test_run_registers_heartbeats_and_stops(tmp_path: Path) -> None:
         return original(**kwargs)
 
     ecs.describe_container_instances = describe  # type: ignore[method-assign]
+    hosts: list[RecordingTaskHost] = []
+
+    def task_host(_settings: AgentSettings, joined: Joined, _client: Any) -> RecordingTaskHost:
+        hosts.append(RecordingTaskHost(joined))
+        return hosts[-1]
+
     deps = AgentDeps(
         client_factory=lambda _endpoint, _region: (ecs, "us-east-1"),
         engine_probe=lambda _socket: ENGINE,
         host_probe=lambda: HOST,
+        task_host=task_host,
     )
     assert run(settings(tmp_path, heartbeat_interval_s=0.001), stop, deps) == 0
     state = StateStore(tmp_path / "agent-state.json").load()
     assert state is not None
     assert described == [state.container_instance_arn] * 3
+    (host,) = hosts
+    assert host.closed
+    assert host.joined.container_instance_arn == state.container_instance_arn
+    assert host.joined.cluster_arn == cluster_arn_of(state.container_instance_arn)
+    assert host.joined.cluster_arn.endswith(":cluster/" + host.joined.cluster)
+
+
+class RecordingTaskHost:
+    def __init__(self, joined: Joined) -> None:
+        self.joined = joined
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_cluster_arn_of_a_container_instance() -> None:
+    arn = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/0123abcd"
+    assert cluster_arn_of(arn) == "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
 
 
 def test_run_exits_1_when_the_cluster_does_not_exist(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
 
     @property
     def endpoint(self) -> str:
@@ -76,7 +77,9 @@ class ServerProcess:
     def start(self) -> None:
         with (self.data_dir / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                self.command("server", "--data-dir", str(self.data_dir), "--port", str(self.port)),
+                self.command(
+                    "server", "--data-dir", str(self.data_dir), "--host", self.host, "--port", str(self.port)
+                ),
                 env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

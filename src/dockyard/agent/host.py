@@ -126,6 +126,9 @@ class Registration:
     def resource(self, name: str) -> Mapping[str, Any]:
         return next(r for r in self.total_resources if r["name"] == name)
 
+    def attribute(self, name: str) -> str | None:
+        return next((a.value for a in self.attributes if a.name == name), None)
+
 
 def build_registration(
     settings: AgentSettings, host: HostFacts, engine: EngineVersion, region: str

@@ -1,9 +1,11 @@
 """``dockyard agent``: join a cluster, then stay in touch with the control plane.
 
-This slice: wait for the Docker Engine, register (keeping the containerInstanceArn across restarts),
-discover the poll endpoint, then every ``heartbeat_interval_s`` describe this instance and log what the
-server sees — re-registering if the server has lost it. The push channel (tasks to run) comes next.
-SIGTERM and SIGINT end the loop, or any backoff wait, promptly; the exit status is then 0.
+Wait for the Docker Engine, register (keeping the containerInstanceArn across restarts), discover the
+poll endpoint, start the task host (:mod:`dockyard.agent.task_host`: task engine, metadata endpoint,
+state reporter, push channel), then every ``heartbeat_interval_s`` describe this instance and log what
+the server sees — re-registering, and restarting the task host, if the server has lost it.
+SIGTERM and SIGINT end the loop, or any backoff wait, promptly; the exit status is then 0. Containers
+keep running when the agent stops: the next start adopts them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,6 +35,12 @@ from dockyard.agent.host import (
 )
 from dockyard.agent.registration import EcsClient, Registrar, Retrier, Stopped, ecs_client, is_retryable
 from dockyard.agent.state import StateStore
+from dockyard.agent.task_host import Joined, cluster_arn_of, start_task_host
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
 
 log = logging.getLogger("dockyard.agent")
 
@@ -45,6 +53,7 @@ class AgentDeps:
     engine_probe: Callable[[str], EngineVersion] = docker_engine_version
     host_probe: Callable[[], HostFacts] = probe_host
     rng: Callable[[], float] = field(default=random.random)
+    task_host: Callable[[AgentSettings, Joined, EcsClient], Closeable] = start_task_host
 
 
 def run(settings: AgentSettings, stop: threading.Event, deps: AgentDeps | None = None) -> int:
@@ -85,23 +94,33 @@ def _run(settings: AgentSettings, stop: threading.Event, deps: AgentDeps) -> int
         store=StateStore(settings.state_file),
         retrier=retrier,
     )
-    arn = str(registrar.register(registration)["containerInstanceArn"])
-    log.info("poll endpoint: %s", registrar.discover_poll_endpoint(arn))
+    zone = registration.attribute("ecs.availability-zone") or f"{region}a"
 
-    seen: tuple[object, object] | None = None
-    while not stop.wait(settings.heartbeat_interval_s):
-        try:
-            instance = registrar.describe_self(arn)
-        except (BotoCoreError, ClientError) as exc:
-            if not is_retryable(exc):
-                raise
-            log.warning("cannot reach the server: %s", exc)
-            continue
-        if instance is None or instance.get("status") == "INACTIVE":
-            log.warning("the server no longer has container instance %s: registering again", arn)
-            arn = str(registrar.register(registration)["containerInstanceArn"])
-            continue
-        seen = _log_heartbeat(instance, seen)
+    def join() -> tuple[str, Closeable]:
+        arn = str(registrar.register(registration)["containerInstanceArn"])
+        log.info("poll endpoint: %s", registrar.discover_poll_endpoint(arn))
+        joined = Joined(settings.cluster, cluster_arn_of(arn), arn, region, zone)
+        return arn, deps.task_host(settings, joined, client)
+
+    arn, tasks = join()
+    try:
+        seen: tuple[object, object] | None = None
+        while not stop.wait(settings.heartbeat_interval_s):
+            try:
+                instance = registrar.describe_self(arn)
+            except (BotoCoreError, ClientError) as exc:
+                if not is_retryable(exc):
+                    raise
+                log.warning("cannot reach the server: %s", exc)
+                continue
+            if instance is None or instance.get("status") == "INACTIVE":
+                log.warning("the server no longer has container instance %s: registering again", arn)
+                tasks.close()
+                arn, tasks = join()
+                continue
+            seen = _log_heartbeat(instance, seen)
+    finally:
+        tasks.close()
     log.info("shutting down")
     return 0
 

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import boto3
+import httpx
 import pytest
 
-from tests.integration.conftest import REGION, Keys, ServerProcess, make_client, wait_until
+from tests.integration.conftest import REGION, Keys, ServerProcess, run_aws, wait_until
 from tests.integration.images import docker_available, docker_import_busybox
 
 TASK_ARN_LABEL = "com.amazonaws.ecs.task-arn"
@@ -86,9 +88,16 @@ def require_docker() -> None:
         pytest.fail("the Docker Engine is not running: scripts/setup installs and starts it")
 
 
-def push_busybox(server: ServerProcess, keys: Keys, docker_config: Path, repository: str) -> str:
-    """Create ``repository`` in the server's ECR, push a busybox image to it; its URI with tag ``v1``."""
-    ecr = make_client(server, "ecr", keys)
+def push_busybox(endpoint: str, keys: Keys, docker_config: Path, repository: str) -> str:
+    """Create ``repository`` in the ECR at ``endpoint``, push a busybox image to it; its URI with tag
+    ``v1``."""
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.secret_access_key,
+    )
     uri = ecr.create_repository(repositoryName=repository)["repository"]["repositoryUri"]
     image = f"{uri}:v1"
     docker_import_busybox(image, marker=repository)
@@ -158,3 +167,72 @@ def wait_for_status(
 
 def unique_suffix() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def serve_httpd_with_the_aws_cli(env: dict[str, str], cluster: str, image: str) -> None:
+    """The acceptance path with the aws CLI (``env`` holds its endpoint and keys): a busybox httpd task
+    on a dynamic host port runs, shows in ``docker ps`` with its labels, answers on the hostPort of its
+    networkBindings, then stops with the reason given, its exit code and UserInitiated."""
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    cluster_arn = ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"]
+    family = f"web-{unique_suffix()}"
+    definition = {
+        "family": family,
+        "containerDefinitions": [
+            {
+                "name": "web",
+                "image": image,
+                "essential": True,
+                "memory": 64,
+                "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+                "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+                "stopTimeout": 2,
+                "dockerLabels": {"team": "web"},
+            }
+        ],
+    }
+    run_aws(env, "ecs", "register-task-definition", "--cli-input-json", json.dumps(definition))
+    ran = json.loads(
+        run_aws(env, "ecs", "run-task", "--cluster", cluster, "--task-definition", family).stdout
+    )
+    assert ran["failures"] == []
+    task_arn = ran["tasks"][0]["taskArn"]
+    run_aws(env, "ecs", "wait", "tasks-running", "--cluster", cluster, "--tasks", task_arn)
+
+    task = describe_task(ecs, cluster, task_arn)
+    assert task["lastStatus"] == "RUNNING" and task["desiredStatus"] == "RUNNING"
+    assert task["startedAt"] >= task["createdAt"]
+    assert task["pullStartedAt"] <= task["pullStoppedAt"]
+    web = task["containers"][0]
+    assert web["lastStatus"] == "RUNNING"
+    running = containers(TASK_ARN_LABEL, task_arn, all_states=False)
+    assert len(running) == 1
+    docker_container = running[0]
+    assert web["runtimeId"] == docker_container["Id"]
+    labels = docker_container["Config"]["Labels"]
+    assert labels["com.amazonaws.ecs.container-name"] == "web"
+    assert labels["com.amazonaws.ecs.cluster"] == cluster_arn
+    assert labels["com.amazonaws.ecs.task-definition-family"] == family
+    assert labels["com.amazonaws.ecs.task-definition-version"] == "1"
+    assert labels["team"] == "web"
+    (binding,) = web["networkBindings"]
+    assert binding["containerPort"] == 8080 and binding["protocol"] == "tcp"
+    assert binding["hostPort"] > 0
+    page = httpx.get(f"http://127.0.0.1:{binding['hostPort']}/index.html", timeout=5)
+    assert page.status_code == 200 and page.text.startswith("hello from dockyard")
+
+    run_aws(env, "ecs", "stop-task", "--cluster", cluster, "--task", task_arn, "--reason", "done here")
+    run_aws(env, "ecs", "wait", "tasks-stopped", "--cluster", cluster, "--tasks", task_arn)
+    stopped = describe_task(ecs, cluster, task_arn)
+    assert stopped["lastStatus"] == "STOPPED" and stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stoppedReason"] == "done here"
+    assert stopped["stopCode"] == "UserInitiated"
+    assert stopped["stoppingAt"] <= stopped["stoppedAt"]
+    assert isinstance(stopped["containers"][0]["exitCode"], int)
+    assert containers(TASK_ARN_LABEL, task_arn, all_states=False) == []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,8 @@ import pytest
 
 from dockyard import __version__
 from dockyard.agent.host import parse_meminfo_mib
+from tests.integration.agents import AgentProcess
 from tests.integration.conftest import (
-    REGION,
     Keys,
     ServerProcess,
     make_client,
@@ -25,46 +23,6 @@ from tests.integration.conftest import (
 from tests.integration.images import docker_available
 
 DEADLINE_S = 30.0
-
-
-class AgentProcess:
-    def __init__(self, server: ServerProcess, keys: Keys, cluster: str, data_dir: Path) -> None:
-        self.server, self.keys, self.cluster, self.data_dir = server, keys, cluster, data_dir
-        self.log_path = data_dir / "agent.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, *extra: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
-        env.update(
-            AWS_ACCESS_KEY_ID=self.keys.access_key_id,
-            AWS_SECRET_ACCESS_KEY=self.keys.secret_access_key,
-            AWS_REGION=REGION,
-            AWS_CONFIG_FILE=str(self.data_dir / "no-aws-config"),
-            AWS_SHARED_CREDENTIALS_FILE=str(self.data_dir / "no-aws-credentials"),
-            DOCKYARD_AGENT_HEARTBEAT_INTERVAL="0.5",
-        )
-        command = [sys.executable, "-m", "dockyard.cli.main", "agent", "--endpoint", self.server.endpoint]
-        command += ["--cluster", self.cluster, "--data-dir", str(self.data_dir), *extra]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def assert_running(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            pytest.fail(f"the agent exited with {self.process.returncode}:\n{self.log()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_two_agents_in_two_namespaces_share_twenty_tasks(
     keys = Keys(ROOT_KEY_ID, ROOT_SECRET)
     ecs = make_client(server, "ecs", keys)
     cluster = ecs.create_cluster(clusterName=f"two-hosts-{network.tag}")["cluster"]
-    image = push_busybox(server, keys, tmp_path / "docker-config", f"busybox-{network.tag}")
+    image = push_busybox(server.endpoint, keys, tmp_path / "docker-config", f"busybox-{network.tag}")
     endpoint = f"http://{network.address(1)}:{server.port}"
     agents = [
         AgentProcess(

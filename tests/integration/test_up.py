@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import free_port, run_aws, wait_until
+from tests.integration.agents import (
+    CLUSTER_LABEL,
+    push_busybox,
+    remove_containers,
+    serve_httpd_with_the_aws_cli,
+)
+from tests.integration.conftest import Keys, free_port, run_aws, wait_until
 from tests.integration.images import docker_available
 
 BANNER_DEADLINE_S = 30.0
@@ -171,6 +177,16 @@ def test_up_joins_a_local_agent_to_the_default_cluster(tmp_path: Path) -> None:
         clusters = json.loads(run_aws(env, "ecs", "describe-clusters", "--clusters", "default").stdout)
         assert clusters["clusters"][0]["status"] == "ACTIVE"
         assert (data_dir / "agent" / "agent-state.json").exists()
+
+        keys = Keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+        image = push_busybox(env["AWS_ENDPOINT_URL"], keys, tmp_path / "docker-config", "web")
+        try:
+            serve_httpd_with_the_aws_cli(env, "default", image)
+        finally:
+            remove_containers(
+                CLUSTER_LABEL,
+                f"{instances[0]['containerInstanceArn'].split(':container-instance/')[0]}:cluster/default",
+            )
 
     log = log_path.read_text()
     pids = _agent_pids(log)

@@ -58,6 +58,18 @@ def test_pull_error_is_found_in_a_successful_stream() -> None:
     assert docker_api.pull_error([json.dumps({"status": "Downloaded newer image"})]) is None
 
 
+def test_pull_digest_is_read_from_the_stream() -> None:
+    digest = "sha256:" + "ab" * 32
+    lines = [
+        json.dumps({"status": "Pulling from team/app", "id": "v1"}),
+        "not json",
+        json.dumps({"status": f"Digest: {digest}"}),
+        json.dumps({"status": "Status: Image is up to date for localhost:4566/team/app:v1"}),
+    ]
+    assert docker_api.pull_digest(lines) == digest
+    assert docker_api.pull_digest([json.dumps({"status": "Downloaded newer image"})]) is None
+
+
 def test_create_body_maps_every_setting() -> None:
     spec = ContainerSpec(
         name="web",

@@ -200,6 +200,7 @@ def test_runs_a_task_and_reports_running(env: Env) -> None:
     assert set(states) == {"web", "sidecar"} and all(s.status == "running" for s in states.values())
     web = _change(report, "web")
     assert web.status == "RUNNING" and web.runtime_id == states["web"].id
+    assert web.image_digest is not None and web.image_digest.startswith("sha256:")
     assert web.network_bindings == (
         {"bindIP": "0.0.0.0", "containerPort": 80, "hostPort": 32768, "protocol": "tcp"},
     )

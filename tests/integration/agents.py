@@ -169,17 +169,22 @@ def unique_suffix() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def serve_httpd_with_the_aws_cli(env: dict[str, str], cluster: str, image: str) -> None:
-    """The acceptance path with the aws CLI (``env`` holds its endpoint and keys): a busybox httpd task
-    on a dynamic host port runs, shows in ``docker ps`` with its labels, answers on the hostPort of its
-    networkBindings, then stops with the reason given, its exit code and UserInitiated."""
-    ecs = boto3.client(
-        "ecs",
+def client_from_env(env: dict[str, str], service: str) -> Any:
+    """A boto3 client configured like the aws CLI run with ``env``."""
+    return boto3.client(
+        service,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def serve_httpd_with_the_aws_cli(env: dict[str, str], cluster: str, image: str) -> None:
+    """The acceptance path with the aws CLI (``env`` holds its endpoint and keys): a busybox httpd task
+    on a dynamic host port runs, shows in ``docker ps`` with its labels, answers on the hostPort of its
+    networkBindings, then stops with the reason given, its exit code and UserInitiated."""
+    ecs = client_from_env(env, "ecs")
     cluster_arn = ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"]
     family = f"web-{unique_suffix()}"
     definition = {
@@ -215,6 +220,10 @@ def serve_httpd_with_the_aws_cli(env: dict[str, str], cluster: str, image: str) 
     assert len(running) == 1
     docker_container = running[0]
     assert web["runtimeId"] == docker_container["Id"]
+    ecr = client_from_env(env, "ecr")
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    pushed = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    assert web["imageDigest"] == pushed[0]["imageDigest"]
     labels = docker_container["Config"]["Labels"]
     assert labels["com.amazonaws.ecs.container-name"] == "web"
     assert labels["com.amazonaws.ecs.cluster"] == cluster_arn

@@ -82,6 +82,19 @@ def pull_error(progress_lines: list[str]) -> str | None:
     return None
 
 
+def pull_digest(progress_lines: list[str]) -> str | None:
+    """The manifest digest a pull's progress stream reports (``Digest: sha256:…``), if any."""
+    for line in progress_lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        status = event.get("status") if isinstance(event, dict) else None
+        if isinstance(status, str) and status.startswith("Digest: "):
+            return status.removeprefix("Digest: ").strip()
+    return None
+
+
 def create_body(spec: ContainerSpec) -> dict[str, Any]:
     """The ``POST /containers/create`` body for ``spec`` (the name goes in the query string)."""
     port_bindings: dict[str, list[dict[str, str]]] = {}

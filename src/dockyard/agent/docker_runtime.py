@@ -105,7 +105,7 @@ class DockerRuntime:
 
     # --- images ------------------------------------------------------------------------------------------
 
-    def pull(self, image: str, auth: PullAuth | None = None) -> None:
+    def pull(self, image: str, auth: PullAuth | None = None) -> str | None:
         """Pull ``image``; raises :class:`ImagePullError` with Docker's message, also for a 200 stream."""
         repo, tag = docker_api.split_reference(image)
         self._require_socket()
@@ -128,6 +128,7 @@ class DockerRuntime:
         error = docker_api.pull_error(lines)
         if error is not None:
             raise ImagePullError(error)
+        return docker_api.pull_digest(lines)
 
     # --- containers ----------------------------------------------------------------------------------------
 

@@ -111,11 +111,12 @@ class FakeRuntime:
     # --- the protocol -----------------------------------------------------------------------------------
 
     @_locked
-    def pull(self, image: str, auth: PullAuth | None = None) -> None:
+    def pull(self, image: str, auth: PullAuth | None = None) -> str | None:
         self.pulls.append((image, auth))
         if image not in self._pullable and image not in self._images:
             raise ImagePullError(f"pull access denied for {image}, repository does not exist")
         self._images.add(image)
+        return "sha256:" + hashlib.sha256(f"fake-manifest-{image}".encode()).hexdigest()
 
     @_locked
     def create(self, spec: ContainerSpec) -> str:

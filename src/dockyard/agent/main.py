@@ -37,12 +37,13 @@ from dockyard.agent.registration import EcsClient, Registrar, Retrier, Stopped, 
 from dockyard.agent.state import StateStore
 from dockyard.agent.task_host import Joined, cluster_arn_of, start_task_host
 
+log = logging.getLogger("dockyard.agent")
+
 
 class Closeable(Protocol):
+    """What runs beside the heartbeat loop once the host has joined (the task host)."""
+
     def close(self) -> None: ...
-
-
-log = logging.getLogger("dockyard.agent")
 
 
 @dataclass

@@ -188,8 +188,9 @@ class PullAuth:
 class ContainerRuntime(Protocol):
     """A container engine. Ids are the engine's full container ids; names work wherever an id does."""
 
-    def pull(self, image: str, auth: PullAuth | None = None) -> None:
-        """Make ``image`` present locally. Raises :class:`ImagePullError` with the registry's message."""
+    def pull(self, image: str, auth: PullAuth | None = None) -> str | None:
+        """Make ``image`` present locally; the manifest digest the registry served (``sha256:…``), or
+        ``None`` if the engine did not say. Raises :class:`ImagePullError` with the registry's message."""
 
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) the container; returns its id. Raises :class:`ContainerCreateError`."""

@@ -70,6 +70,7 @@ _CLOSE_JOIN_S = 2.0
 class _Pull:
     done: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
+    digest: str | None = None
 
 
 class TaskEngine:
@@ -349,7 +350,7 @@ class TaskEngine:
             except Exception:
                 log.exception("registry credentials for %s", image)
                 auth = None
-            self._runtime.pull(image, auth)
+            pull.digest = self._runtime.pull(image, auth)
         except ContainerRuntimeError as exc:
             pull.error = exc.message
             log.info("pull of %s failed: %s", image, exc.message)
@@ -386,6 +387,7 @@ class TaskEngine:
                 return False
             with self._lock:
                 container.docker_id, container.docker_name = docker_id, spec.name
+                container.image_digest = None if pull is None else pull.digest
         assert container.docker_id is not None
         try:
             self._runtime.start(container.docker_id)
@@ -527,7 +529,7 @@ class TaskEngine:
                 reason=c.reason,
                 network_bindings=tuple(c.bindings),
                 runtime_id=c.docker_id,
-                image_digest=task_logic.image_digest(str(c.definition.get("image", ""))),
+                image_digest=c.image_digest or task_logic.image_digest(str(c.definition.get("image", ""))),
             )
             for c in task.containers.values()
         )

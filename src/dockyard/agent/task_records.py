@@ -54,6 +54,8 @@ class ContainerRecord:
     """It could not be pulled, created or started."""
     bindings: list[dict[str, Any]] = field(default_factory=list)
     image_id: str | None = None
+    image_digest: str | None = None
+    """The manifest digest of the image it runs, as the registry served it."""
     state: ContainerState | None = None
     """The last inspection (not persisted)."""
 
@@ -71,6 +73,7 @@ class ContainerRecord:
             "failed": self.failed,
             "bindings": self.bindings,
             "imageId": self.image_id,
+            "imageDigest": self.image_digest,
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class ContainerRecord:
             failed=bool(data.get("failed", False)),
             bindings=list(data.get("bindings") or []),
             image_id=data.get("imageId"),
+            image_digest=data.get("imageDigest"),
         )
 
 

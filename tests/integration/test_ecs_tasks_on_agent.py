@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.agents import (
@@ -79,6 +81,7 @@ def _connected(ecs: Any, cluster: str, agent: AgentProcess | None) -> bool:
 
 
 def _register(ecs: Any, family: str, container: dict[str, Any], **task: Any) -> str:
+    """Register a one-container task definition; its ARN."""
     definition = {"name": "main", "essential": True, "memory": 64, **container}
     response = ecs.register_task_definition(family=family, containerDefinitions=[definition], **task)
     return str(response["taskDefinition"]["taskDefinitionArn"])
@@ -205,3 +208,81 @@ def test_kill_9_the_server_then_restart_it_loses_nothing(host: dict[str, Any]) -
     for arn in [*tasks, fresh]:
         ecs.stop_task(cluster=cluster, task=arn)
     wait_for_status(ecs, cluster, [*tasks, fresh], "STOPPED", deadline_s=DEADLINE_S, agents=[agent])
+
+
+def test_host_network_mode_binds_the_container_port_on_the_host(host: dict[str, Any]) -> None:
+    cluster = host["cluster"]["clusterName"]
+    port = free_port()
+    definition = _register(
+        host["ecs"],
+        f"hostmode-{unique_suffix()}",
+        {
+            "image": host["image"],
+            "command": ["httpd", "-f", "-p", str(port), "-h", "/www"],
+            "portMappings": [{"containerPort": port, "protocol": "tcp"}],
+            "stopTimeout": 1,
+        },
+        networkMode="host",
+    )
+    (task_arn,) = _run(host, definition)
+    (task,) = wait_for_status(host["ecs"], cluster, [task_arn], "RUNNING", deadline_s=DEADLINE_S)
+    assert task["containers"][0]["networkBindings"] == [
+        {"bindIP": "0.0.0.0", "containerPort": port, "hostPort": port, "protocol": "tcp"}
+    ]
+    (docker_container,) = containers(TASK_ARN_LABEL, task_arn)
+    assert docker_container["HostConfig"]["NetworkMode"] == "host"
+    page = httpx.get(f"http://127.0.0.1:{port}/index.html", timeout=5)
+    assert page.status_code == 200
+    host["ecs"].stop_task(cluster=cluster, task=task_arn)
+    wait_for_status(host["ecs"], cluster, [task_arn], "STOPPED", deadline_s=DEADLINE_S)
+
+
+def test_a_docker_health_check_gates_depends_on_healthy_and_shows_in_describe_tasks(
+    host: dict[str, Any],
+) -> None:
+    ecs = host["ecs"]
+    cluster = host["cluster"]["clusterName"]
+    response = ecs.register_task_definition(
+        family=f"healthy-{unique_suffix()}",
+        containerDefinitions=[
+            {
+                "name": "db",
+                "image": host["image"],
+                "memory": 32,
+                "command": ["sh", "-c", "touch /tmp/ready; exec sleep 3600"],
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "test -f /tmp/ready"],
+                    "interval": 5,
+                    "timeout": 2,
+                    "retries": 2,
+                },
+                "stopTimeout": 1,
+            },
+            {
+                "name": "app",
+                "image": host["image"],
+                "memory": 32,
+                "command": ["sleep", "3600"],
+                "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}],
+                "stopTimeout": 1,
+            },
+        ],
+    )
+    (task_arn,) = _run(host, response["taskDefinition"]["taskDefinitionArn"])
+    wait_for_status(ecs, cluster, [task_arn], "RUNNING", deadline_s=DEADLINE_S)
+    wait_until(
+        lambda: describe_task(ecs, cluster, task_arn)["healthStatus"] == "HEALTHY",
+        deadline_s=DEADLINE_S,
+        what="the task to be HEALTHY",
+    )
+    health = {c["name"]: c["healthStatus"] for c in describe_task(ecs, cluster, task_arn)["containers"]}
+    assert health == {"db": "HEALTHY", "app": "UNKNOWN"}
+    inspected = {
+        c["Config"]["Labels"]["com.amazonaws.ecs.container-name"]: c["State"]
+        for c in containers(TASK_ARN_LABEL, task_arn)
+    }
+    # Docker runs the first check one interval (5 s) after db starts; app waits for it.
+    app_started, db_started = (datetime.fromisoformat(inspected[n]["StartedAt"][:19]) for n in ("app", "db"))
+    assert app_started - db_started >= timedelta(seconds=4)
+    ecs.stop_task(cluster=cluster, task=task_arn)
+    wait_for_status(ecs, cluster, [task_arn], "STOPPED", deadline_s=DEADLINE_S)

@@ -413,6 +413,8 @@ class TaskEngine:
                 container.status = RUNNING
                 if state.network_bindings:
                     container.bindings = task_logic.bindings_json(state.network_bindings)
+                elif container_specs.network_mode(self._tasks[arn].payload) == "host":
+                    container.bindings = task_logic.host_mode_bindings(container.definition)
             elif state.status in ("exited", "dead"):
                 container.started = container.started or state.started_at is not None
                 container.status = STOPPED

@@ -162,6 +162,21 @@ def bindings_json(bindings: Iterable[NetworkBinding]) -> list[dict[str, Any]]:
     ]
 
 
+def host_mode_bindings(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """ECS ``NetworkBinding``s of a container in ``host`` network mode: its port mappings, each on the
+    host port of the same number (Docker publishes nothing in that mode)."""
+    return [
+        {
+            "bindIP": "0.0.0.0",  # noqa: S104 - what ECS reports: the process listens on the host
+            "containerPort": int(mapping["containerPort"]),
+            "hostPort": int(mapping.get("hostPort") or mapping["containerPort"]),
+            "protocol": str(mapping.get("protocol") or "tcp"),
+        }
+        for mapping in definition.get("portMappings") or ()
+        if mapping.get("containerPort")
+    ]
+
+
 def image_digest(image: str) -> str | None:
     """The manifest digest a reference pins (``repo@sha256:…``), else ``None``."""
     _, at, digest = image.partition("@")

@@ -1,0 +1,142 @@
+"""The server-side commands — ``server``, ``up``, ``keys`` — and how they serve.
+
+Kept apart from :mod:`dockyard.cli.main` so that ``dockyard agent`` does not import the server stack
+(uvicorn, Starlette, SQLAlchemy, the botocore models): the agent starts faster and smaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from dockyard.api.app import Runtime, create_app, open_runtime
+from dockyard.api.observability import configure_logging
+from dockyard.cli.banner import AgentStatus, up_banner
+from dockyard.cli.local_agent import LocalAgent, agent_endpoint, docker_reachable, docker_socket
+from dockyard.core.clock import system_clock
+from dockyard.core.settings import ServerSettings, load_settings
+from dockyard.store.credentials import CredentialStore
+
+GRACEFUL_SHUTDOWN_S = 10
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    overrides = {
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "registry_host": getattr(args, "registry_host", None),
+        "log_level": getattr(args, "log_level", None),
+    }
+    return load_settings(config_file=args.config, environ=os.environ, overrides=overrides)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = open_runtime(settings)
+    _serve(runtime, _bind(settings))
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = open_runtime(settings)
+    sock = _bind(settings)
+    agent: LocalAgent | None = None
+    if args.no_agent:
+        status = AgentStatus.DISABLED
+    else:
+        socket_path = docker_socket(os.environ)
+        status = AgentStatus.RUNNING if docker_reachable(socket_path) else AgentStatus.WAITING_FOR_DOCKER
+        agent = LocalAgent(
+            endpoint=agent_endpoint(settings.host, settings.port),
+            data_dir=(settings.data_dir / "agent").expanduser().absolute(),
+            access_key_id=runtime.root_key.access_key_id,
+            secret_access_key=runtime.root_key.secret_access_key,
+            region=settings.default_region,
+            log_level=settings.log_level,
+        )
+    print(up_banner(settings, runtime.root_key, status, docker_socket(os.environ)), flush=True)
+    if agent is None:
+        _serve(runtime, sock)
+        return 0
+    agent.start()  # it waits for the server to answer before starting the agent process
+    try:
+        # The agent stops first, while the server still answers it; then the server shuts down.
+        _serve(runtime, sock, before_shutdown=agent.stop)
+    finally:
+        agent.stop()
+    return 0
+
+
+def _bind(settings: ServerSettings) -> socket.socket:
+    """Bind the listening socket first, so a taken port fails before anything is printed as ready."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+    sock.listen(1024)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, running ``before_shutdown`` (in a thread) once a shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], object] | None) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._before_shutdown is not None:
+            await asyncio.to_thread(self._before_shutdown)
+        await super().shutdown(sockets=sockets)
+
+
+def _serve(
+    runtime: Runtime, sock: socket.socket, before_shutdown: Callable[[], object] | None = None
+) -> None:
+    app = create_app(runtime)
+    # Everything allocated so far (botocore's models above all) lives as long as the server: keeping it
+    # out of the collector's generations spares every full collection a walk over it, which shows up as
+    # latency spikes under load.
+    gc.collect()
+    gc.freeze()
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )
+    _Server(config, before_shutdown).run(sockets=[sock])
+
+
+def run_keys_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runtime = open_runtime(settings)
+    key = CredentialStore(runtime.db).create_key(system_clock(), account_id=args.account, user_name=args.user)
+    print(f"account           {key.principal.account_id}")
+    print(f"arn               {key.principal.arn}")
+    print(f"access key id     {key.access_key_id}")
+    print(f"secret access key {key.secret_access_key}")
+    return 0
+
+
+def run_keys_list(args: argparse.Namespace) -> int:
+    runtime = open_runtime(_settings(args))
+    for key in CredentialStore(runtime.db).list_keys():
+        print(f"{key.access_key_id}  {key.principal.account_id}  {key.principal.arn}")
+    return 0

@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 
 from dockyard.core.context import Principal, RequestContext
 from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.ecs.task_definitions import purge_deleted_task_definitions
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tasks as store
 from dockyard.store.credentials import CredentialStore
@@ -228,3 +229,21 @@ def test_list_and_find(db: Database, provider: EcsProvider, principal: Principal
     assert record.availability_zone == "us-east-1a"
     assert groups == {arn: {"family:job": 4}}
     assert by_cluster == {"web": store.TaskCounts(running=0, pending=4)}
+
+
+def test_a_deleted_task_definition_is_purged_only_once_its_tasks_stopped(
+    db: Database, provider: EcsProvider, principal: Principal
+) -> None:
+    setup_cluster(db, provider, principal, cpu=1024, memory=2048)
+    ctx = context(principal)
+    (task,) = provider.run_task(ctx, {"cluster": "web", "taskDefinition": "job"})["tasks"]
+    provider.deregister_task_definition(ctx, {"taskDefinition": "job:1"})
+    provider.delete_task_definitions(ctx, {"taskDefinitions": ["job:1"]})
+    later = NOW + timedelta(hours=1)
+    assert purge_deleted_task_definitions(db, requested_before=later) == 0
+    described = provider.describe_task_definition(ctx, {"taskDefinition": "job:1"})
+    assert described["taskDefinition"]["status"] == "DELETE_IN_PROGRESS"
+
+    with db.write() as tx:
+        store.record_task_state(tx, task["taskArn"], store.STOPPED, now=NOW)
+    assert purge_deleted_task_definitions(db, requested_before=later) == 1

@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -30,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.store.schema import ecs_task_definition_families as families
 from dockyard.store.schema import ecs_task_definitions as table
+from dockyard.store.schema import ecs_tasks as tasks
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -171,9 +173,18 @@ def list_families(
 
 
 def purge_deleted(conn: Connection, *, requested_before: datetime) -> list[tuple[str, str]]:
-    """Remove the DELETE_IN_PROGRESS revisions whose deletion was requested before ``requested_before``;
-    returns their (account, ARN) pairs. The family's revision counter is kept."""
-    condition = and_(table.c.status == DELETE_IN_PROGRESS, table.c.delete_requested_at < requested_before)
+    """Remove the DELETE_IN_PROGRESS revisions whose deletion was requested before ``requested_before``
+    and that no task still uses (as ECS, deletion completes once nothing references the revision: a task
+    that is not STOPPED needs its definition, e.g. when its agent reconnects); returns their (account, ARN)
+    pairs. The family's revision counter is kept."""
+    in_use = exists().where(
+        tasks.c.account_id == table.c.account_id,
+        tasks.c.task_definition_arn == table.c.arn,
+        tasks.c.last_status != "STOPPED",
+    )
+    condition = and_(
+        table.c.status == DELETE_IN_PROGRESS, table.c.delete_requested_at < requested_before, ~in_use
+    )
     doomed = [
         (str(a), str(arn))
         for a, arn in conn.execute(select(table.c.account_id, table.c.arn).where(condition))

@@ -218,7 +218,7 @@ def task_definition_view(record: TaskDefinitionRecord) -> dict[str, Any]:
 
 def purge_deleted_task_definitions(db: Database, *, requested_before: datetime) -> int:
     """Remove task definitions whose deletion was requested before ``requested_before``, with their tags;
-    returns how many. Nothing references a revision yet, so deletion completes on the next run."""
+    returns how many. A revision a task still uses (not STOPPED) waits for a later run."""
     with db.write() as tx:
         purged = store.purge_deleted(tx, requested_before=requested_before)
         for account_id, arn in purged:

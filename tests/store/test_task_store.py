@@ -16,7 +16,9 @@ from alembic.migration import MigrationContext
 from dockyard.core.context import Principal, RequestContext
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.ecs.task_definitions import purge_deleted_task_definitions
+from dockyard.services.ecs.tasks import purge_stopped_tasks
 from dockyard.store import container_instances as instance_store
+from dockyard.store import tags as tag_store
 from dockyard.store import tasks as store
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import Database
@@ -247,3 +249,24 @@ def test_a_deleted_task_definition_is_purged_only_once_its_tasks_stopped(
     with db.write() as tx:
         store.record_task_state(tx, task["taskArn"], store.STOPPED, now=NOW)
     assert purge_deleted_task_definitions(db, requested_before=later) == 1
+
+
+def test_stopped_tasks_are_purged_after_the_retention_with_their_tags(
+    db: Database, provider: EcsProvider, principal: Principal
+) -> None:
+    setup_cluster(db, provider, principal, cpu=1024, memory=4096)
+    ctx = context(principal)
+    ran = provider.run_task(
+        ctx, {"cluster": "web", "taskDefinition": "job", "count": 3, "tags": [{"key": "k", "value": "v"}]}
+    )
+    old, recent, running = (t["taskArn"] for t in ran["tasks"])
+    with db.write() as tx:
+        store.record_task_state(tx, old, store.STOPPED, now=NOW)
+        store.record_task_state(tx, recent, store.STOPPED, now=NOW + timedelta(minutes=50))
+    assert purge_stopped_tasks(db, stopped_before=NOW + timedelta(minutes=1)) == 1
+    with db.read() as tx:
+        assert store.find_task_by_arn(tx, old) is None
+        assert tag_store.list_tags(tx, principal.account_id, old) == []
+        assert store.find_task_by_arn(tx, recent) is not None
+        assert store.find_task_by_arn(tx, running) is not None
+        assert tag_store.list_tags(tx, principal.account_id, running) == [("k", "v")]

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 import anyio.to_thread
@@ -40,6 +40,7 @@ from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.ecs.task_definitions import purge_deleted_task_definitions
+from dockyard.services.ecs.tasks import purge_stopped_tasks
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.credentials import AccessKey, CredentialStore
 from dockyard.store.database import Database, open_database
@@ -68,8 +69,11 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
 
 def run_maintenance(runtime: Runtime, registry: RegistryService, now: datetime) -> None:
     """One pass of the periodic housekeeping: registry lifecycle policies and garbage collection, then
-    the final removal of task definitions whose deletion was requested."""
+    the removal of tasks STOPPED longer than the retention, and the final removal of task definitions
+    whose deletion was requested (once no task uses them)."""
     run_registry_maintenance(registry, now)
+    retention = timedelta(seconds=runtime.settings.stopped_task_retention_s)
+    purge_stopped_tasks(runtime.db, stopped_before=now - retention)
     purge_deleted_task_definitions(runtime.db, requested_before=now)
 
 

@@ -55,6 +55,10 @@ class ServerSettings:
     """Seconds between the push channel's heartbeats to each agent; an agent silent for
     ``DEAD_AFTER_HEARTBEATS`` of them counts as disconnected."""
 
+    stopped_task_retention_s: float = 3600.0
+    """How long a STOPPED task stays describable (ECS keeps them for at least an hour); the maintenance
+    pass removes older ones."""
+
     log_level: str = "info"
     """Logging level: debug, info, warning or error."""
 
@@ -96,6 +100,7 @@ _CONVERTERS: dict[str, Any] = {
     "port": int,
     "maintenance_interval_s": float,
     "agent_heartbeat_interval_s": float,
+    "stopped_task_retention_s": float,
     "allow_privileged": _boolean,
 }
 

@@ -19,7 +19,18 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from dockyard.store.schema import clusters as clusters_table
 from dockyard.store.schema import ecs_container_instances as instances_table
@@ -362,6 +373,18 @@ def record_task_state(
     if changed == replace(record, updated_at=now):
         return record
     return save_task(conn, changed)
+
+
+def purge_stopped(conn: Connection, *, stopped_before: datetime) -> list[tuple[str, str]]:
+    """Remove the tasks that reached STOPPED before ``stopped_before``; their (account, ARN) pairs."""
+    condition = and_(table.c.last_status == STOPPED, table.c.stopped_at < stopped_before)
+    doomed = [
+        (str(a), str(arn))
+        for a, arn in conn.execute(select(table.c.account_id, table.c.arn).where(condition))
+    ]
+    if doomed:
+        conn.execute(delete(table).where(condition, table.c.arn.in_([arn for _, arn in doomed])))
+    return doomed
 
 
 def _credit(conn: Connection, record: TaskRecord, now: datetime) -> None:

@@ -18,6 +18,7 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -242,6 +243,15 @@ class TaskOperations:
         if tags:
             tag_store.put_tags(tx, ctx.account_id, record.arn, tags)
         return rules.task_view(record, list(tags) if tags else None)
+
+
+def purge_stopped_tasks(db: Database, *, stopped_before: datetime) -> int:
+    """Remove tasks STOPPED before ``stopped_before``, with their tags; returns how many."""
+    with db.write() as tx:
+        purged = store.purge_stopped(tx, stopped_before=stopped_before)
+        for account_id, arn in purged:
+            tag_store.remove_all_tags(tx, account_id, arn)
+    return len(purged)
 
 
 def _placement_rng(ctx: RequestContext) -> random.Random:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     RowMapping,
     and_,
     case,
-    delete,
     exists,
     func,
     insert,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dockyard.store.purging import delete_where
 from dockyard.store.schema import ecs_task_definition_families as families
 from dockyard.store.schema import ecs_task_definitions as table
 from dockyard.store.schema import ecs_tasks as tasks
@@ -182,16 +182,11 @@ def purge_deleted(conn: Connection, *, requested_before: datetime) -> list[tuple
         tasks.c.task_definition_arn == table.c.arn,
         tasks.c.last_status != "STOPPED",
     )
-    condition = and_(
-        table.c.status == DELETE_IN_PROGRESS, table.c.delete_requested_at < requested_before, ~in_use
+    return delete_where(
+        conn,
+        table,
+        and_(table.c.status == DELETE_IN_PROGRESS, table.c.delete_requested_at < requested_before, ~in_use),
     )
-    doomed = [
-        (str(a), str(arn))
-        for a, arn in conn.execute(select(table.c.account_id, table.c.arn).where(condition))
-    ]
-    if doomed:
-        conn.execute(delete(table).where(condition, table.c.arn.in_([arn for _, arn in doomed])))
-    return doomed
 
 
 def with_status(record: TaskDefinitionRecord, status: str, now: datetime) -> TaskDefinitionRecord:

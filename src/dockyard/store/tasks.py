@@ -25,13 +25,13 @@ from sqlalchemy import (
     RowMapping,
     and_,
     bindparam,
-    delete,
     func,
     insert,
     select,
     update,
 )
 
+from dockyard.store.purging import delete_where
 from dockyard.store.schema import clusters as clusters_table
 from dockyard.store.schema import ecs_container_instances as instances_table
 from dockyard.store.schema import ecs_tasks as table
@@ -377,14 +377,9 @@ def record_task_state(
 
 def purge_stopped(conn: Connection, *, stopped_before: datetime) -> list[tuple[str, str]]:
     """Remove the tasks that reached STOPPED before ``stopped_before``; their (account, ARN) pairs."""
-    condition = and_(table.c.last_status == STOPPED, table.c.stopped_at < stopped_before)
-    doomed = [
-        (str(a), str(arn))
-        for a, arn in conn.execute(select(table.c.account_id, table.c.arn).where(condition))
-    ]
-    if doomed:
-        conn.execute(delete(table).where(condition, table.c.arn.in_([arn for _, arn in doomed])))
-    return doomed
+    return delete_where(
+        conn, table, and_(table.c.last_status == STOPPED, table.c.stopped_at < stopped_before)
+    )
 
 
 def _credit(conn: Connection, record: TaskRecord, now: datetime) -> None:

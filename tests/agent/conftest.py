@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from dockyard.agent.docker_runtime import DockerRuntime
 from dockyard.agent.fake_runtime import FakeProgram, FakeRuntime
 from dockyard.agent.runtime import ContainerRuntime, ContainerSpec
 from tests.integration.images import docker_available, docker_import_busybox
+from tests.polling import wait_until
 
 IMAGE = "dockyard-test/busybox:agent"
 RUN_LABEL = "dockyard.test.run"
@@ -70,19 +70,19 @@ class RuntimeHarness:
         self.runtime.start(container_id)
         return container_id
 
-    def let_time_pass(self) -> None:
-        """Between two polls: real time passes for Docker; the fake runs one round of health checks."""
-        if isinstance(self.runtime, FakeRuntime):
-            self.runtime.run_health_checks()
-        else:
-            time.sleep(0.1)
-
     def wait_until(self, predicate: Callable[[], bool], *, deadline_s: float, what: str) -> None:
-        deadline = time.monotonic() + deadline_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"{self.kind}: not {what} within {deadline_s} s")
-            self.let_time_pass()
+        """Poll ``predicate``. Between two polls real time passes for Docker; the fake runs one round of
+        health checks instead (its time moves only then)."""
+        fake = self.runtime if isinstance(self.runtime, FakeRuntime) else None
+
+        def holds() -> bool:
+            if predicate():
+                return True
+            if fake is not None:
+                fake.run_health_checks()
+            return False
+
+        wait_until(holds, deadline_s=deadline_s, what=f"{self.kind}: {what}", interval_s=0 if fake else 0.1)
 
     def remove_all(self) -> None:
         for state in self.runtime.list(self.run_label):

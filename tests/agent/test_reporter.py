@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.validate import ParamValidator
 
 from dockyard.agent.reporter import ApiReporter, ContainerChange, TaskReport
+from tests.polling import wait_until
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
 T1 = "arn:aws:ecs:us-east-1:123456789012:task/prod/t1"
@@ -47,10 +48,7 @@ class FakeClient:
 
 
 def _wait(predicate: Callable[[], bool], deadline_s: float = 5) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
+    wait_until(predicate, deadline_s=deadline_s, what="the reporter", interval_s=0.005)
 
 
 def _report(arn: str = T1, status: str = "RUNNING", **fields: Any) -> TaskReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from dockyard.agent.fake_runtime import FakeProgram, FakeRuntime
 from dockyard.agent.reporter import TaskReport
 from dockyard.agent.runtime import ContainerSpec, ContainerState, PullAuth
 from dockyard.agent.task_engine import TaskEngine
+from tests import polling
 
 IMAGE = "registry.local/app:1"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
@@ -42,12 +44,16 @@ def program_for(spec: ContainerSpec) -> FakeProgram:
 
 
 class Clock:
+    """A clock the test moves; it counts its readers by thread name (the housekeeper reads it every pass)."""
+
     def __init__(self) -> None:
         self.now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+        self.reads: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
+            self.reads[threading.current_thread().name] += 1
             return self.now
 
     def advance(self, seconds: float) -> None:
@@ -75,11 +81,29 @@ class RecordingReporter:
 
 
 def wait_until(predicate: Callable[[], bool], what: str, deadline_s: float = 5) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not {what} within {deadline_s} s")
-        time.sleep(0.002)
+    polling.wait_until(predicate, deadline_s=deadline_s, what=what, interval_s=0.002)
+
+
+class CountingRuntime(FakeRuntime):
+    """The fake runtime, counting inspections by thread name: a task's runner inspects its containers on
+    every pass, so a count that moved on proves the runner looked at the latest state."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inspections: Counter[str] = Counter()
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        self.inspections[threading.current_thread().name] += 1
+        return super().inspect(container_id)
+
+
+def runner_name(arn: str) -> str:
+    """The name the engine gives a task's runner thread."""
+    return f"task-{arn[-12:]}"
+
+
+def runner_alive(arn: str) -> bool:
+    return any(t.name == runner_name(arn) and t.is_alive() for t in threading.enumerate())
 
 
 def container(name: str, command: list[str] | None = None, **fields: Any) -> dict[str, Any]:
@@ -111,8 +135,8 @@ def task(
 @dataclass
 class Env:
     tmp_path: Path
-    runtime: FakeRuntime = field(
-        default_factory=lambda: FakeRuntime(images=[IMAGE], pullable=[IMAGE], program_for=program_for)
+    runtime: CountingRuntime = field(
+        default_factory=lambda: CountingRuntime(images=[IMAGE], pullable=[IMAGE], program_for=program_for)
     )
     reporter: RecordingReporter = field(default_factory=RecordingReporter)
     clock: Clock = field(default_factory=Clock)
@@ -154,6 +178,16 @@ class Env:
 
     def by_name(self, arn: str) -> dict[str, ContainerState]:
         return {s.labels[container_specs.LABEL_CONTAINER_NAME]: s for s in self.containers(arn)}
+
+    def settle_runner(self, arn: str, passes: int = 2) -> None:
+        """Wait until the task's runner has made ``passes`` more passes (so it has seen what came before)."""
+        start = self.runtime.inspections[runner_name(arn)]
+        wait_until(lambda: self.runtime.inspections[runner_name(arn)] >= start + passes, "runner passes")
+
+    def settle_housekeeper(self, passes: int = 2) -> None:
+        """Wait until the housekeeper has made ``passes`` more passes over the stopped tasks."""
+        start = self.clock.reads["task-housekeeper"]
+        wait_until(lambda: self.clock.reads["task-housekeeper"] >= start + passes, "housekeeper passes")
 
     def wait_status(self, arn: str, status: str) -> TaskReport:
         def reached() -> bool:
@@ -236,7 +270,7 @@ def test_apply_twice_is_idempotent(env: Env) -> None:
     engine.apply([payload])
     env.wait_status(payload["taskArn"], "RUNNING")
     engine.apply([payload])
-    time.sleep(0.05)  # a few polls: nothing may change
+    env.settle_runner(payload["taskArn"])  # a few passes: nothing may change
     assert len(env.containers()) == 1
     assert env.reporter.statuses(payload["taskArn"]) == ["RUNNING"]
 
@@ -288,7 +322,7 @@ def test_depends_on_healthy_waits_for_the_health_check(env: Env) -> None:
     arn = payload["taskArn"]
     engine.apply([payload])
     wait_until(lambda: "db" in env.by_name(arn), "db created")
-    time.sleep(0.05)
+    env.settle_runner(arn)
     assert set(env.by_name(arn)) == {"db"}  # db is still "starting"
 
     env.runtime.run_health_checks()
@@ -431,8 +465,9 @@ def test_desired_stopped_stops_the_task(env: Env) -> None:
 
     assert report.reason is None  # StopTask's reason is the server's
     assert {c.container_name: c.exit_code for c in report.containers} == {"app": 137, "db": 137}
-    engine.apply([payload])  # desired status never moves back to RUNNING
-    time.sleep(0.05)
+    wait_until(lambda: not runner_alive(arn), "the runner to end")
+    engine.apply([payload])  # desired status never moves back to RUNNING: no runner starts again
+    assert not runner_alive(arn)
     assert env.reporter.statuses(arn) == ["RUNNING", "STOPPED"]
     assert all(s.status == "exited" for s in env.containers(arn))
 
@@ -504,7 +539,7 @@ def test_restart_adopts_running_containers_without_duplicates(env: Env) -> None:
     second = env.engine()
     wait_until(lambda: env.reporter.statuses(arn) == ["RUNNING", "RUNNING"], "RUNNING re-reported")
     second.apply([payload])  # the server re-sends the payload it saw no ack for
-    time.sleep(0.05)
+    env.settle_runner(arn)
     assert {s.id for s in env.containers()} == ids
     assert second.active_task_arns() == {arn}
 
@@ -584,14 +619,14 @@ def test_stopped_tasks_are_cleaned_up_after_the_delay(env: Env) -> None:
     env.wait_status(arn, "STOPPED")
 
     env.clock.advance(599)
-    time.sleep(0.05)
+    env.settle_housekeeper()
     assert len(env.containers(arn)) == 1
 
     env.clock.advance(2)
     wait_until(lambda: env.containers(arn) == [], "containers removed")
     wait_until(lambda: engine.find_by_token(token) is None, "task forgotten")
     engine.apply([payload])  # a late copy of the original payload must not run it again
-    time.sleep(0.05)
+    assert not runner_alive(arn)  # apply starts a runner before it returns, when it starts one
     assert env.containers(arn) == [] and engine.active_task_arns() == set()
 
 

@@ -18,8 +18,9 @@ import boto3
 import httpx
 import pytest
 
-from tests.integration.conftest import REGION, Keys, ServerProcess, run_aws, wait_until
+from tests.integration.conftest import REGION, Keys, ServerProcess, run_aws
 from tests.integration.images import docker_available, docker_import_busybox
+from tests.polling import wait_until
 
 TASK_ARN_LABEL = "com.amazonaws.ecs.task-arn"
 CLUSTER_LABEL = "com.amazonaws.ecs.cluster"

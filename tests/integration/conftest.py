@@ -9,9 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+
+from tests.polling import wait_until
 
 ROOT_KEY_ID = "AKIATESTROOTKEY00001"
 ROOT_SECRET = "test-root-secret-key-0000000000000000000"
@@ -30,18 +31,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(
-    predicate: Callable[[], bool], *, deadline_s: float, what: str, interval_s: float = 0.05
-) -> None:
-    """Poll ``predicate`` until it holds; fail the test with ``what`` if it does not within the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval_s)
-    pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from botocore.credentials import Credentials
 
 from dockyard.agent.channel import PushChannel
 from dockyard.core.agent_protocol import TaskPayload
-from tests.integration.conftest import REGION, Keys, ServerProcess, make_client, wait_until
+from tests.integration.conftest import REGION, Keys, ServerProcess, make_client
+from tests.polling import wait_until
 
 CONNECT_DEADLINE_S = 15.0
 
@@ -27,6 +28,8 @@ class RecordingHandler:
     fail_applies: int = 0
     payloads: list[list[TaskPayload]] = field(default_factory=list)
     stopped: list[tuple[list[str], str]] = field(default_factory=list)
+    manifests: int = 0
+    """How many task manifests arrived (the channel asks for the local tasks on each)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, tasks: Sequence[TaskPayload]) -> None:
@@ -38,6 +41,7 @@ class RecordingHandler:
 
     def active_task_arns(self) -> set[str]:
         with self.lock:
+            self.manifests += 1
             return set(self.local_tasks)
 
     def stop_tasks(self, task_arns: Sequence[str], reason: str) -> None:

@@ -13,14 +13,9 @@ import pytest
 from dockyard import __version__
 from dockyard.agent.host import parse_meminfo_mib
 from tests.integration.agents import AgentProcess
-from tests.integration.conftest import (
-    Keys,
-    ServerProcess,
-    make_client,
-    unique_name,
-    wait_until,
-)
+from tests.integration.conftest import Keys, ServerProcess, make_client, unique_name
 from tests.integration.images import docker_available
+from tests.polling import wait_until
 
 DEADLINE_S = 30.0
 

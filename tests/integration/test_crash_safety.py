@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, ServerProcess, wait_until
+from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, ServerProcess
+from tests.polling import wait_until
 
 BURST = 2000
 ANSWERED_BEFORE_KILL = 60

@@ -29,15 +29,8 @@ from tests.integration.agents import (
     unique_suffix,
     wait_for_status,
 )
-from tests.integration.conftest import (
-    ROOT_KEY_ID,
-    ROOT_SECRET,
-    Keys,
-    ServerProcess,
-    free_port,
-    make_client,
-    wait_until,
-)
+from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, free_port, make_client
+from tests.polling import wait_until
 
 DEADLINE_S = 60.0
 

@@ -26,7 +26,8 @@ from tests.integration.agents import (
     require_docker,
     wait_for_status,
 )
-from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, make_client, wait_until
+from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, make_client
+from tests.polling import wait_until
 
 DEADLINE_S = 120.0
 SUBNET = "10.231.{net}.{host}"

@@ -16,15 +16,9 @@ from websockets.sync.client import connect
 
 from dockyard.agent.channel import signed_headers, websocket_url
 from dockyard.core import agent_protocol as protocol
-from tests.integration.conftest import (
-    REGION,
-    Keys,
-    ServerProcess,
-    make_client,
-    unique_name,
-    wait_until,
-)
+from tests.integration.conftest import REGION, Keys, ServerProcess, make_client, unique_name
 from tests.integration.fake_agent import FakeAgents, RecordingHandler, agent_connected, fake_agents
+from tests.polling import wait_until
 
 HEARTBEAT_S = 0.5
 PUSH_DEADLINE_S = 5.0
@@ -291,10 +285,23 @@ def test_disconnect_reconnect_and_resend(
         what="the unacked payload sent again",
     )
     assert second.channel.connections == 1
-    # Once acked, nothing is sent again: the count stays put over several heartbeats.
+    # Once acked, nothing is sent again: the count stays put over two manifest rounds. The server sends
+    # its payloads before the manifest of the same round, so each manifest closes a full re-check.
+    wait_for_manifests(handler, 1)
     count = len(handler.received(kept))
-    time.sleep(4 * HEARTBEAT_S)  # a quiet period on purpose: checks that nothing more arrives
+    wait_for_manifests(handler, 2)
     assert len(handler.received(kept)) == count
+
+
+def wait_for_manifests(handler: RecordingHandler, more: int) -> None:
+    """Wait until ``more`` task manifests beyond those seen so far have arrived."""
+    with handler.lock:
+        start = handler.manifests
+    wait_until(
+        lambda: handler.manifests >= start + more,
+        deadline_s=STATE_DEADLINE_S,
+        what=f"{more} more task manifests",
+    )
 
 
 def test_manifest_confirms_stopping_an_unknown_task(

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, make_client, wait_until
+from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, make_client
+from tests.polling import wait_until
 
 GIB = 1 << 30
 CHUNK = 1 << 20

@@ -21,8 +21,9 @@ from tests.integration.agents import (
     remove_containers,
     serve_httpd_with_the_aws_cli,
 )
-from tests.integration.conftest import Keys, free_port, run_aws, wait_until
+from tests.integration.conftest import Keys, free_port, run_aws
 from tests.integration.images import docker_available
+from tests.polling import wait_until
 
 BANNER_DEADLINE_S = 30.0
 AGENT_DEADLINE_S = 60.0

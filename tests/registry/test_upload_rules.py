@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from dockyard.registry.base import Sink
@@ -78,7 +79,7 @@ def test_malformed_generated_ids_are_refused() -> None:
 
 async def _stream(*chunks: bytes, fail: BaseException | None = None) -> AsyncIterator[bytes]:
     for chunk in chunks:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()  # let others run between chunks, as a socket read would
         yield chunk
     if fail is not None:
         raise fail

@@ -1,8 +1,13 @@
-"""The store suite runs every test on SQLite and on PostgreSQL."""
+"""The store suite runs every test on SQLite and on PostgreSQL.
+
+PostgreSQL is the one ``DOCKYARD_TEST_POSTGRES_URL`` names (``scripts/test`` sets it); without it the
+suite starts the project's private test server itself with ``scripts/postgres``, as scripts/test does.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +17,20 @@ from sqlalchemy import create_engine, text
 from dockyard.store.database import Database, open_database
 
 POSTGRES_URL_ENV = "DOCKYARD_TEST_POSTGRES_URL"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return url
+    started = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=300, check=False)
+    if started.returncode != 0 or not started.stdout.strip():
+        pytest.fail(
+            f"{POSTGRES_URL_ENV} is not set and {SCRIPT} could not start PostgreSQL:\n{started.stderr}"
+        )
+    return started.stdout.strip()
 
 
 def _reset_postgres(url: str) -> None:
@@ -26,11 +45,7 @@ def _reset_postgres(url: str) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_URL_ENV} is not set: scripts/test starts PostgreSQL and sets it")
-        pytest.skip(f"{POSTGRES_URL_ENV} not set (scripts/test sets it)")
+    url: str = request.getfixturevalue("postgres_url")
     _reset_postgres(url)
     return url
 

@@ -42,13 +42,12 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,13 +58,21 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from common import (
+    BENCH_DIR,
+    HOST,
+    ServerProcess,
+    cpu_model,
+    cpu_seconds,
+    git_state,
+    machine_busy_seconds,
+    package_versions,
+    running,
+)
 from loadgen import answer_ok, parse_head
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 
-HOST = "127.0.0.1"
 REGION = "us-east-1"
 KEY_ID = "AKIABENCHROOT0000001"
 SECRET = "bench-root-secret-key-00000000000000000"
@@ -74,7 +81,6 @@ CLUSTER_PREFIX = "bench-"
 LIST_PAGE_MAX = 100  # ECS ListClusters maxResults upper bound
 
 STARTUP_DEADLINE_S = 60.0
-STOP_DEADLINE_S = 15.0
 POOL_SIZE = 100  # distinct pre-signed requests per operation
 GOAL_THROUGHPUT_RATIO = 3.0
 GOAL_P99_MS = 20.0
@@ -94,12 +100,6 @@ EMPTY_FAILURES_LUA_PATTERN = '"failures"%s*:%s*%[%s*%]'
 def pinned(command: list[str], cpu: int | None) -> list[str]:
     """``command`` run on one CPU (``taskset`` execs it, so the pid stays the same), or as is."""
     return command if cpu is None else ["taskset", "--cpu-list", str(cpu), *command]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def cluster_names(count: int) -> list[str]:
@@ -134,35 +134,6 @@ def merge_hists(hists: Iterable[dict[int, float]]) -> dict[int, float]:
     return merged
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) and of its direct children, from /proc."""
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    if int(fields[1]) == pid:
-                        pids.append(int(entry.name))
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for one in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds spent busy by the whole machine (all cores), from /proc/stat."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -172,47 +143,18 @@ def children_cpu_seconds() -> float:
 
 
 @dataclass
-class Server:
-    """One server under test, run as a subprocess on a free loopback port."""
+class Server(ServerProcess):
+    """One server under test; ``cpu`` (--pin) runs it on that CPU only (all threads)."""
 
-    name: str
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    cpu: int | None = None  # --pin: run on this CPU only (all threads)
-    process: subprocess.Popen[bytes] | None = None
+    cpu: int | None = None
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port}"
+    cleared_env = ("AWS_", "DOCKYARD_", "MOTO_")
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
+    def launch_command(self) -> list[str]:
+        return pinned(self.command(), self.cpu)
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_", "MOTO_"))}
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                pinned(self.command(), self.cpu),
-                env=self.env(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        return {**super().env(), "PYTHONUNBUFFERED": "1"}
 
     def ecs(self) -> Any:
         return boto3.client(
@@ -231,33 +173,6 @@ class Server:
         except Exception:
             return False
         return True
-
-    def wait_ready(self, deadline_s: float) -> float:
-        started = time.monotonic()
-        deadline = started + deadline_s
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited during startup; log:\n{self.log_tail()}")
-            if self.probe():
-                return time.monotonic() - started
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {deadline_s:.0f}s; log:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(timeout=STOP_DEADLINE_S)
 
 
 class DockyardServer(Server):
@@ -648,10 +563,10 @@ class Bench:
         deadline = started + self.args.quiet_wait
         calm = 0
         while time.monotonic() < deadline:
-            ours0 = sum(process_cpu_seconds(s.pid) for s in self.servers.values())
+            ours0 = sum(cpu_seconds(s.pids()) for s in self.servers.values())
             machine0 = machine_busy_seconds()
             time.sleep(1.0)
-            ours = sum(process_cpu_seconds(s.pid) for s in self.servers.values()) - ours0
+            ours = sum(cpu_seconds(s.pids()) for s in self.servers.values()) - ours0
             foreign_pct = 100 * (machine_busy_seconds() - machine0 - ours)
             calm = calm + 1 if foreign_pct < QUIET_CPU_PCT else 0
             if calm >= 2:
@@ -669,8 +584,8 @@ class Bench:
         if self.wrk and self.args.warmup > 0:
             run_wrk(self.wrk, server, op, pool, self.args.warmup, *self.load_args)
         profiler = self.start_profiler(server, op, round_no)
-        cpu0 = process_cpu_seconds(server.pid)
-        others0 = sum(process_cpu_seconds(s.pid) for s in others)
+        cpu0 = cpu_seconds(server.pids())
+        others0 = sum(cpu_seconds(s.pids()) for s in others)
         client0 = children_cpu_seconds()
         machine0 = machine_busy_seconds()
         wall0 = time.monotonic()
@@ -683,8 +598,8 @@ class Bench:
                 server, op, pool, self.args.warmup, self.args.duration, *self.load_args
             )
             measured_wall = time.monotonic() - wall0
-        cpu = process_cpu_seconds(server.pid) - cpu0
-        other_cpu = sum(process_cpu_seconds(s.pid) for s in others) - others0
+        cpu = cpu_seconds(server.pids()) - cpu0
+        other_cpu = sum(cpu_seconds(s.pids()) for s in others) - others0
         client_cpu = children_cpu_seconds() - client0
         # Whatever else kept the cores busy meanwhile (other programs on a shared machine): a noisy phase.
         foreign_cpu = max(0.0, machine_busy_seconds() - machine0 - cpu - other_cpu - client_cpu)
@@ -838,18 +753,11 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def machine_info(wrk: str | None) -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     mem_gib = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    versions = {}
     dists = (
         "dockyard",
         "moto",
@@ -861,46 +769,22 @@ def machine_info(wrk: str | None) -> dict[str, Any]:
         "sqlalchemy",
         "werkzeug",
     )
-    for dist in dists:
-        with contextlib.suppress(Exception):
-            from importlib.metadata import version  # noqa: PLC0415
-
-            versions[dist] = version(dist)
     wrk_version = None
     if wrk:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             probe = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
             wrk_version = (probe.stdout + probe.stderr).splitlines()[0].strip()
-    git = {}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            check=False,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            check=False,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        git = {"commit": head.stdout.strip(), "src_dirty": bool(dirty.stdout.strip())}
     return {
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "memory_gib": mem_gib,
         "kernel": platform.release(),
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
-        "versions": versions,
+        "versions": package_versions(dists),
         "wrk": wrk_version,
-        "git": git,
+        "git": git_state(),
     }
 
 
@@ -1007,21 +891,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ):
         parser.error(f"--pin needs taskset and CPUs {CLIENT_CPU} and {SERVER_CPU}")
     return args
-
-
-@contextlib.contextmanager
-def running(servers: list[Server]) -> Iterator[None]:
-    try:
-        for server in servers:
-            server.start()
-        yield
-    finally:
-        for server in servers:
-            rc = server.stop()
-            if rc not in (None, 0, -signal.SIGTERM):
-                print(
-                    f"note: {server.name} exited with {rc}; log tail:\n{server.log_tail(10)}", file=sys.stderr
-                )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,11 +57,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
+from common import (
+    BENCH_DIR,
+    HOST,
+    ServerProcess,
+    children_of,
+    cpu_model,
+    cpu_seconds,
+    cpuinfo_line,
+    git_state,
+    machine_busy_seconds,
+    package_versions,
+    running,
+)
+
 OUT_DIR = BENCH_DIR / "out"
 
-HOST = "127.0.0.1"
 REGION = "us-east-1"
 KEY_ID = "AKIABENCHREGISTRY001"
 SECRET = "bench-registry-secret-key-000000000000"
@@ -80,7 +91,6 @@ SCHEMA2_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 MIB = 1 << 20
 CHUNK = MIB  # the client's send and receive unit
 STARTUP_DEADLINE_S = 60.0
-STOP_DEADLINE_S = 15.0
 IO_TIMEOUT_S = 120.0  # per socket operation; a transfer that stalls this long fails the benchmark
 SMALL_TIMEOUT_S = 30.0
 RSS_INTERVAL_S = 0.1
@@ -97,21 +107,6 @@ GOAL_RSS_MB = 200.0  # dockyard's server RSS during a 2 GiB push + pull
 # --------------------------------------------------------------------------------------------- /proc
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct and indirect children of ``pid`` (from /proc/<pid>/task/*/children)."""
-    found: list[int] = []
-    queue = [pid]
-    while queue:
-        current = queue.pop()
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                with contextlib.suppress(OSError, ValueError):
-                    for child in (task / "children").read_text().split():
-                        found.append(int(child))
-                        queue.append(int(child))
-    return found
-
-
 def status_kib(pid: int, key: str) -> int:
     """A ``kB`` field (VmRSS, VmHWM) of /proc/<pid>/status; 0 if the process is gone."""
     with contextlib.suppress(OSError, ValueError, IndexError):
@@ -119,27 +114,6 @@ def status_kib(pid: int, key: str) -> int:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU of the given processes (all their threads), from /proc/<pid>/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:
@@ -408,53 +382,11 @@ def sha256(data: bytes) -> str:
 # --------------------------------------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class Server:
-    name: str
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+class Server(ServerProcess):
     auth: dict[str, str] = field(default_factory=dict)  # headers every /v2/ request carries
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def pids(self) -> list[int]:
-        return [self.pid, *children_of(self.pid)]
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_", "REGISTRY_"))}
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                env=self.env(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    cleared_env = ("AWS_", "DOCKYARD_", "REGISTRY_")
 
     def probe(self) -> bool:
         try:
@@ -462,34 +394,8 @@ class Server:
         except (OSError, HttpError):
             return False
 
-    def wait_ready(self) -> float:
-        started = time.monotonic()
-        while time.monotonic() < started + STARTUP_DEADLINE_S:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited during startup; log:\n{self.log_tail()}")
-            if self.probe():
-                return time.monotonic() - started
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {STARTUP_DEADLINE_S:.0f} s; log:\n{self.log_tail()}")
-
     def prepare(self, repos: Sequence[str]) -> None:
         """Make the repositories pushable and set up authentication."""
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(timeout=STOP_DEADLINE_S)
 
 
 class DistributionServer(Server):
@@ -1037,53 +943,16 @@ def version_of(command: list[str]) -> str | None:
 
 
 def machine_info(wrk: str | None) -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    flags = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line
-                break
-    versions = {}
-    for dist in ("dockyard", "uvicorn", "starlette", "anyio", "sqlalchemy", "boto3"):
-        with contextlib.suppress(Exception):
-            from importlib.metadata import version  # noqa: PLC0415
-
-            versions[dist] = version(dist)
-    git: dict[str, Any] = {}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        git = {"commit": head.stdout.strip(), "src_dirty": bool(dirty.stdout.strip())}
     return {
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "nproc": len(os.sched_getaffinity(0)),
-        "sha_ni": " sha_ni" in flags,
+        "sha_ni": " sha_ni" in cpuinfo_line("flags"),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "distribution": version_of([DISTRIBUTION_BIN, "--version"]),
         "wrk": version_of([wrk, "-v"]) if wrk else None,
-        "versions": versions,
-        "git": git,
+        "versions": package_versions(("dockyard", "uvicorn", "starlette", "anyio", "sqlalchemy", "boto3")),
+        "git": git_state(),
     }
 
 
@@ -1290,21 +1159,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def running(servers: Sequence[Server]) -> Iterator[None]:
-    try:
-        for server in servers:
-            server.start()
-        yield
-    finally:
-        for server in servers:
-            rc = server.stop()
-            if rc not in (None, 0, -signal.SIGTERM, 2):
-                print(
-                    f"note: {server.name} exited with {rc}; log tail:\n{server.log_tail(10)}", file=sys.stderr
-                )
-
-
 def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")  # so that the servers are stopped on the way out
 
@@ -1356,9 +1210,9 @@ def main(argv: list[str] | None = None) -> int:
     setup: dict[str, Any] = {}
     finished = False
     try:
-        with running(servers):
+        with running(servers, expected_exits=(2,)):
             for server in servers:
-                ready = server.wait_ready()
+                ready = server.wait_ready(STARTUP_DEADLINE_S)
                 server.prepare([BLOB_REPO, IMAGE_REPO])
                 push_image(server, image)
                 setup[server.name] = {"port": server.port, "pid": server.pid, "ready_s": round(ready, 2)}

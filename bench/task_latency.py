@@ -19,7 +19,6 @@ import argparse
 import base64
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from common import free_port  # noqa: E402
 from tests.integration.images import docker_import_busybox  # noqa: E402
 
 KEY_ID = "AKIABENCHTASKS000001"
@@ -43,12 +43,6 @@ SECRET = "bench-task-latency-secret-000000000000000"
 REGION = "us-east-1"
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 BENCH_LABEL = "dockyard.bench"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(

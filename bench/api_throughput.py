@@ -64,6 +64,7 @@ from common import (
     ServerProcess,
     cpu_model,
     cpu_seconds,
+    dockyard_server_command,
     git_state,
     machine_busy_seconds,
     package_versions,
@@ -177,22 +178,7 @@ class Server(ServerProcess):
 
 class DockyardServer(Server):
     def command(self) -> list[str]:
-        data_dir = self.workdir / "dockyard-data"
-        data_dir.mkdir(exist_ok=True)
-        return [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "server",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
+        return dockyard_server_command(self.workdir, self.port)
 
     def env(self) -> dict[str, str]:
         env = super().env()

@@ -160,6 +160,26 @@ class ServerProcess:
             return self.process.wait(timeout=STOP_DEADLINE_S)
 
 
+def dockyard_server_command(workdir: Path, port: int) -> list[str]:
+    """``dockyard server`` on ``port`` with a fresh data dir in ``workdir`` and no access log."""
+    data_dir = workdir / "dockyard-data"
+    data_dir.mkdir(exist_ok=True)
+    return [
+        sys.executable,
+        "-m",
+        "dockyard.cli.main",
+        "server",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+
+
 @contextlib.contextmanager
 def running(servers: Sequence[ServerProcess], expected_exits: Collection[int] = ()) -> Iterator[None]:
     """Start ``servers``; stop them at the end, showing the log of one that exited unexpectedly."""

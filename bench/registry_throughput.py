@@ -65,6 +65,7 @@ from common import (
     cpu_model,
     cpu_seconds,
     cpuinfo_line,
+    dockyard_server_command,
     git_state,
     machine_busy_seconds,
     package_versions,
@@ -440,22 +441,7 @@ class DistributionServer(Server):
 
 class DockyardServer(Server):
     def command(self) -> list[str]:
-        data = self.workdir / "dockyard-data"
-        data.mkdir(exist_ok=True)
-        return [
-            sys.executable,
-            "-m",
-            "dockyard.cli.main",
-            "server",
-            "--data-dir",
-            str(data),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
+        return dockyard_server_command(self.workdir, self.port)
 
     def env(self) -> dict[str, str]:
         env = super().env()

@@ -35,7 +35,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from common import free_port  # noqa: E402
+from common import dockyard_server_command, free_port  # noqa: E402
 from tests.integration.images import docker_import_busybox  # noqa: E402
 
 KEY_ID = "AKIABENCHTASKS000001"
@@ -74,16 +74,7 @@ def dockyard(work: Path, cluster: str) -> Iterator[str]:
     with (work / "server.log").open("ab") as log:
         procs.append(
             subprocess.Popen(
-                [
-                    *python,
-                    "server",
-                    "--data-dir",
-                    str(work / "server"),
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
+                dockyard_server_command(work, port),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -311,14 +311,19 @@ def test_depends_on_orders_start(env: Env, condition: str, dependency: dict[str,
         assert _change(report, "db").status == "STOPPED"
 
 
-def test_depends_on_healthy_waits_for_the_health_check(env: Env) -> None:
-    engine = env.engine()
+def health_gated_task() -> dict[str, Any]:
+    """``app`` waits for ``db`` to be HEALTHY."""
     check = {"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 1}
-    payload = task(
+    return task(
         "t1",
         container("app", dependsOn=[{"containerName": "db", "condition": "HEALTHY"}]),
         container("db", healthCheck=check),
     )
+
+
+def test_depends_on_healthy_waits_for_the_health_check(env: Env) -> None:
+    engine = env.engine()
+    payload = health_gated_task()
     arn = payload["taskArn"]
     engine.apply([payload])
     wait_until(lambda: "db" in env.by_name(arn), "db created")
@@ -551,12 +556,7 @@ def test_restart_adopts_running_containers_without_duplicates(env: Env) -> None:
 
 def test_restart_with_a_pending_container_creates_only_the_missing_one(env: Env) -> None:
     first = env.engine()
-    check = {"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 1}
-    payload = task(
-        "t1",
-        container("app", dependsOn=[{"containerName": "db", "condition": "HEALTHY"}]),
-        container("db", healthCheck=check),
-    )
+    payload = health_gated_task()
     arn = payload["taskArn"]
     first.apply([payload])
     wait_until(lambda: "db" in env.by_name(arn), "db created")

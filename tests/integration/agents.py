@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
-from tests.integration.conftest import REGION, Keys, ServerProcess, run_aws
+from tests.integration.conftest import REGION, Keys, ServerProcess, client_at, run_aws
 from tests.integration.images import docker_available, docker_import_busybox
 from tests.polling import wait_until
 
@@ -92,13 +91,7 @@ def require_docker() -> None:
 def push_busybox(endpoint: str, keys: Keys, docker_config: Path, repository: str) -> str:
     """Create ``repository`` in the ECR at ``endpoint``, push a busybox image to it; its URI with tag
     ``v1``."""
-    ecr = boto3.client(
-        "ecr",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-    )
+    ecr = client_at(endpoint, "ecr", keys)
     uri = ecr.create_repository(repositoryName=repository)["repository"]["repositoryUri"]
     image = f"{uri}:v1"
     docker_import_busybox(image, marker=repository)
@@ -172,13 +165,8 @@ def unique_suffix() -> str:
 
 def client_from_env(env: dict[str, str], service: str) -> Any:
     """A boto3 client configured like the aws CLI run with ``env``."""
-    return boto3.client(
-        service,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    keys = Keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    return client_at(env["AWS_ENDPOINT_URL"], service, keys, env["AWS_DEFAULT_REGION"])
 
 
 def serve_httpd_with_the_aws_cli(env: dict[str, str], cluster: str, image: str) -> None:

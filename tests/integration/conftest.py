@@ -141,9 +141,14 @@ def account_keys(server: ServerProcess) -> Keys:
 
 
 def make_client(server: ServerProcess, service: str, keys: Keys, region: str = REGION) -> Any:
+    return client_at(server.endpoint, service, keys, region)
+
+
+def client_at(endpoint: str, service: str, keys: Keys, region: str = REGION) -> Any:
+    """A boto3 client for ``service`` at ``endpoint``, signing with ``keys``."""
     return boto3.client(
         service,
-        endpoint_url=server.endpoint,
+        endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id=keys.access_key_id,
         aws_secret_access_key=keys.secret_access_key,

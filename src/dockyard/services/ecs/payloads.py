@@ -3,9 +3,10 @@
 Pure functions of the stored task, its task definition's body and its tags; no I/O. The payload carries
 everything the agent needs to run the task without asking again (fields in
 :mod:`dockyard.core.agent_protocol`): each container is the definition's ``ContainerDefinition`` with
-RunTask's container overrides applied — ``command`` replaces, ``environment`` is merged by name (the
-override's value wins, the definition's order is kept, new names follow), ``cpu``, ``memory`` and
-``memoryReservation`` replace — plus the ``containerArn`` the task record gave it.
+RunTask's container overrides applied (:func:`~dockyard.services.ecs.task_rules.apply_override`, the
+same function that shapes the task for placement) — ``command`` replaces, ``environment`` is merged by
+name (the override's value wins, the definition's order is kept, new names follow), ``cpu``, ``memory``
+and ``memoryReservation`` replace — plus the ``containerArn`` the task record gave it.
 
 A task whose definition has since been purged still gets a payload (so that it can be stopped): its
 containers are then what the task record knows of them (name, image, ARN).
@@ -17,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.core.agent_protocol import TaskPayload
+from dockyard.services.ecs.task_rules import apply_override
 from dockyard.store.tasks import TaskRecord
 
 DEFAULT_NETWORK_MODE = "bridge"
-_REPLACED_BY_OVERRIDE = ("command", "cpu", "memory", "memoryReservation")
 
 
 def task_payload(
@@ -65,29 +66,6 @@ def containers(task: TaskRecord, body: Mapping[str, Any]) -> list[dict[str, Any]
             container["containerArn"] = arns[name]
         result.append(container)
     return result
-
-
-def apply_override(definition: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of one container ``definition`` with RunTask's container ``override`` applied."""
-    container = dict(definition)
-    for key in _REPLACED_BY_OVERRIDE:
-        if override.get(key) is not None:
-            container[key] = override[key]
-    if override.get("environment"):
-        container["environment"] = merge_environment(
-            definition.get("environment") or [], override["environment"]
-        )
-    return container
-
-
-def merge_environment(
-    base: Sequence[Mapping[str, Any]], override: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """``base`` with the variables of ``override`` set: same names replaced in place, new ones appended."""
-    merged: dict[str, dict[str, Any]] = {str(v.get("name")): dict(v) for v in base}
-    for variable in override:
-        merged[str(variable.get("name"))] = dict(variable)
-    return list(merged.values())
 
 
 def revision_of(task_definition_arn: str) -> str:

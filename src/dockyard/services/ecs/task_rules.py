@@ -20,7 +20,7 @@ from dockyard.services.ecs.errors import InvalidParameterException
 from dockyard.services.ecs.task_definition_rules import parse_task_units
 from dockyard.store.tasks import TaskRecord
 
-_CONTAINER_OVERRIDE_RESOURCES = ("cpu", "memory", "memoryReservation")
+_REPLACED_BY_OVERRIDE = ("command", "cpu", "memory", "memoryReservation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def task_shape(body: Mapping[str, Any], overrides: Mapping[str, Any]) -> TaskSha
                 f"Override for container named {name} is not a container in the TaskDefinition."
             )
         by_name[name] = override
-    containers = tuple(_overridden(d, by_name.get(d["name"], {})) for d in definitions)
+    containers = tuple(apply_override(d, by_name.get(d["name"], {})) for d in definitions)
     task_cpu = overrides.get("cpu") or body.get("cpu")
     task_memory = overrides.get("memory") or body.get("memory")
     cpu_units = parse_task_units(task_cpu, "cpu") if task_cpu else None
@@ -69,12 +69,27 @@ def task_shape(body: Mapping[str, Any], overrides: Mapping[str, Any]) -> TaskSha
     )
 
 
-def _overridden(definition: Mapping[str, Any], override: Mapping[str, Any]) -> Mapping[str, Any]:
+def apply_override(definition: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of one container ``definition`` with RunTask's container ``override`` applied."""
     container = dict(definition)
-    for key in _CONTAINER_OVERRIDE_RESOURCES:
+    for key in _REPLACED_BY_OVERRIDE:
         if override.get(key) is not None:
             container[key] = override[key]
+    if override.get("environment"):
+        container["environment"] = merge_environment(
+            definition.get("environment") or [], override["environment"]
+        )
     return container
+
+
+def merge_environment(
+    base: Sequence[Mapping[str, Any]], override: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``base`` with the variables of ``override`` set: same names replaced in place, new ones appended."""
+    merged: dict[str, dict[str, Any]] = {str(v.get("name")): dict(v) for v in base}
+    for variable in override:
+        merged[str(variable.get("name"))] = dict(variable)
+    return list(merged.values())
 
 
 def _container_memory(container: Mapping[str, Any]) -> int:

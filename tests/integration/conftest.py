@@ -49,6 +49,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    open_files_limit: int | None = None
+    """A soft RLIMIT_NOFILE to start the server with (what a default shell gives), if not inherited."""
 
     @property
     def endpoint(self) -> str:
@@ -72,8 +74,15 @@ class ServerProcess:
                 env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_open_files if self.open_files_limit else None,  # noqa: PLW1509
             )
         wait_until(self._healthy, deadline_s=STARTUP_DEADLINE_S, what=f"dockyard server on {self.endpoint}")
+
+    def _limit_open_files(self) -> None:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files_limit, hard))
 
     def _healthy(self) -> bool:
         assert self.process is not None

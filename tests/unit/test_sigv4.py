@@ -21,10 +21,13 @@ from hypothesis import strategies as st
 
 from dockyard.api.auth import canonical
 from dockyard.api.auth.sigv4 import (
+    ANY_SCOPE,
     SIGNATURE_MISMATCH,
+    ScopePolicy,
     SignatureMismatchError,
     SignedRequest,
     VerifiedSignature,
+    authenticate,
     verify_sigv4,
 )
 from dockyard.core.errors import (
@@ -99,10 +102,14 @@ def sign(
 
 
 def verify(
-    request: SignedRequest, *, now: datetime = SIGNED_AT, secrets: dict[str, str] | None = None
+    request: SignedRequest,
+    *,
+    now: datetime = SIGNED_AT,
+    secrets: dict[str, str] | None = None,
+    policy: ScopePolicy = ANY_SCOPE,
 ) -> VerifiedSignature:
     table = SECRETS if secrets is None else secrets
-    return verify_sigv4(request, now=now, lookup_secret=table.get)
+    return verify_sigv4(request, now=now, lookup_secret=table.get, policy=policy)
 
 
 def with_header(request: SignedRequest, name: str, value: str | None) -> SignedRequest:
@@ -126,14 +133,16 @@ def json_post(**kwargs: Any) -> SignedRequest:
 
 def test_json_post_to_root_verifies_and_reports_the_scope() -> None:
     verified = verify(json_post())
-    assert verified == VerifiedSignature(AKID, "us-east-1", "ecs", SIGNED_AT, None)
+    assert verified == VerifiedSignature(AKID, "us-east-1", "ecs", SIGNED_AT)
     assert verified.signed_at.tzinfo is not None
 
 
-def test_session_token_is_returned() -> None:
+def test_a_session_token_on_a_long_term_key_is_not_recognised() -> None:
+    # dockyard issues no temporary credentials: a token can only be a bogus one, correctly signed or not.
     request = json_post(token="session-token-value")
     assert header(request, "X-Amz-Security-Token") == "session-token-value"
-    assert verify(request).session_token == "session-token-value"
+    with pytest.raises(UnrecognizedClientError, match="security token included in the request is invalid"):
+        verify(request)
 
 
 @pytest.mark.parametrize(
@@ -187,12 +196,15 @@ def test_repeated_headers_are_joined_and_whitespace_collapsed() -> None:
         verify(split)
 
 
-def test_unsigned_payload_declared_by_header_skips_body_hash() -> None:
-    request = sign(
-        "POST", f"{ECS}/", body=b"{}", headers=LIST_CLUSTERS, context={"payload_signing_enabled": False}
-    )
+def test_unsigned_payload_declared_by_header_skips_the_hash_of_an_empty_body() -> None:
+    request = sign("GET", f"{ECS}/ws", headers=LIST_CLUSTERS, context={"payload_signing_enabled": False})
     assert header(request, "X-Amz-Content-SHA256") == canonical.UNSIGNED_PAYLOAD
     assert verify(request).access_key_id == AKID
+    with_body = sign(
+        "POST", f"{ECS}/", body=b"{}", headers=LIST_CLUSTERS, context={"payload_signing_enabled": False}
+    )
+    with pytest.raises(InvalidSignatureError, match="must have an empty body"):
+        verify(with_body)
 
 
 def test_declared_content_sha256_must_match_the_body() -> None:
@@ -291,8 +303,9 @@ def test_presigned_get_verifies() -> None:
     assert verify(request, now=SIGNED_AT + timedelta(seconds=300)).access_key_id == AKID
 
 
-def test_presigned_with_session_token() -> None:
-    assert verify(presigned(token="tok")).session_token == "tok"
+def test_presigned_with_session_token_is_not_recognised() -> None:
+    with pytest.raises(UnrecognizedClientError):
+        verify(presigned(token="tok"))
 
 
 def test_s3_style_presign_over_unsigned_payload_verifies() -> None:
@@ -424,7 +437,7 @@ def test_tampered_request_line(change: str, value: str) -> None:
 
 GOOD = (
     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261127/us-east-1/ecs/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=abcd"
+    "SignedHeaders=host;x-amz-date;x-amz-target, Signature=abcd"
 )
 
 
@@ -538,3 +551,61 @@ def test_canonical_query_matches_botocore(params: list[tuple[str, str]]) -> None
     raw = percent_encode_sequence(params)
     expected = _SIGNER.canonical_query_string(AWSRequest(method="GET", url=f"{ECS}/?{raw}"))
     assert canonical.canonical_query(canonical.query_pairs(raw)) == expected
+
+
+# --- what a signature is good for: its scope, its operation, its body ---------------------------------------
+
+ECS_ONLY = ScopePolicy(service="ecs", regions=frozenset({"us-east-1", "eu-west-1"}))
+
+
+def test_a_signature_for_another_service_is_refused_with_aws_wording() -> None:
+    with pytest.raises(
+        InvalidSignatureError, match=r"Credential should be scoped to correct service: 'ecr'\."
+    ):
+        verify(json_post(), policy=ScopePolicy(service="ecr"))
+    assert verify(json_post(), policy=ECS_ONLY).service == "ecs"
+
+
+def test_a_signature_for_an_unknown_region_is_refused() -> None:
+    request = sign("POST", f"{ECS}/", body=b"{}", headers=LIST_CLUSTERS)
+    with pytest.raises(InvalidSignatureError, match="scoped to a valid region, not 'us-east-1'"):
+        verify(request, policy=ScopePolicy(regions=frozenset({"eu-west-1"})))
+
+
+def test_an_unsigned_target_header_on_a_presigned_url_is_refused() -> None:
+    # A presigned GetCallerIdentity URL (what an EKS token is) must not become an ECR or ECS call.
+    request = sign("GET", f"{ECS}/?Action=GetCallerIdentity&Version=2011-06-15", presign_expires=60)
+    assert verify(request).access_key_id == AKID
+    hijacked = with_header(
+        request, "X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+    )
+    with pytest.raises(InvalidSignatureError, match="'X-Amz-Target' must be a 'SignedHeader'"):
+        verify(hijacked)
+
+
+def test_a_target_header_added_after_header_signing_is_refused() -> None:
+    request = sign("POST", f"{ECS}/", body=b"{}", headers={"Content-Type": "application/x-amz-json-1.1"})
+    hijacked = with_header(request, "X-Amz-Target", LIST_CLUSTERS["X-Amz-Target"])
+    with pytest.raises(InvalidSignatureError, match="'X-Amz-Target' must be a 'SignedHeader'"):
+        verify(hijacked)
+
+
+def test_an_unsigned_payload_presign_covers_no_body() -> None:
+    request = sign(
+        "POST", f"{ECS}/?Action=GetCallerIdentity", presign_expires=60, signer_class=S3SigV4QueryAuth
+    )
+    assert verify(request).access_key_id == AKID
+    with_body = dataclasses.replace(request, body_sha256=hashlib.sha256(b"Action=AssumeRole").hexdigest())
+    with pytest.raises(InvalidSignatureError):
+        verify(with_body)
+
+
+def test_authenticate_decides_without_the_body() -> None:
+    """The head alone settles missing auth, scope and key: the body is never needed to refuse those."""
+    unsigned = SignedRequest("POST", "/", "", [("Host", "x")], body_sha256="not read")
+    with pytest.raises(MissingAuthenticationTokenError):
+        authenticate(unsigned, now=SIGNED_AT, lookup_secret=SECRETS.get)
+    request = dataclasses.replace(json_post(), body_sha256="not read")
+    with pytest.raises(UnrecognizedClientError):
+        authenticate(request, now=SIGNED_AT, lookup_secret={}.get)
+    assert authenticate(request, now=SIGNED_AT, lookup_secret=SECRETS.get).access_key_id == AKID

@@ -39,7 +39,7 @@ from starlette.responses import Response
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from dockyard.api.auth.sigv4 import verify_sigv4
+from dockyard.api.auth.sigv4 import ScopePolicy, verify_sigv4
 from dockyard.api.gateway import signed_request_from_scope
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.json_protocol import serialize_json_error
@@ -68,9 +68,11 @@ class AgentChannel:
         notifier: InstanceNotifier,
         keys: KeyResolver,
         clock: Clock,
+        regions: frozenset[str] | None = None,
         heartbeat_interval_s: float = protocol.DEFAULT_HEARTBEAT_INTERVAL_S,
     ) -> None:
         self._sessions = sessions
+        self._scope = ScopePolicy(service=protocol.SIGNING_SERVICE, regions=regions)
         self._notifier = notifier
         self._keys = keys
         self._clock = clock
@@ -122,15 +124,14 @@ class AgentChannel:
     async def _authorize(self, websocket: WebSocket) -> SessionTarget:
         scope = websocket.scope
         signature = verify_sigv4(
-            signed_request_from_scope(scope, b""), now=self._clock(), lookup_secret=self._keys.secret_for
+            signed_request_from_scope(scope, b""),
+            now=self._clock(),
+            lookup_secret=self._keys.secret_for,
+            policy=self._scope,
         )
         key = self._keys.find(signature.access_key_id)
         if key is None:
             raise UnrecognizedClientError("The security token included in the request is invalid.")
-        if signature.service != protocol.SIGNING_SERVICE:
-            raise UnrecognizedClientError(
-                f"The push channel is signed for {protocol.SIGNING_SERVICE!r}, not {signature.service!r}."
-            )
         query = websocket.query_params
         cluster, instance = query.get("clusterArn"), query.get("containerInstanceArn")
         if not cluster or not instance:

@@ -2,7 +2,9 @@
 
 Flow of a request::
 
-    body ─▶ SigV4 verify (key → principal, region) ─▶ resolve operation (X-Amz-Target | Action)
+    head ─▶ SigV4 authenticate (scope names the target's service and a known region, key → principal)
+         ─▶ body (read only now, streamed up to the limit) ─▶ SigV4 confirm (signature over it all)
+         ─▶ resolve operation (X-Amz-Target | Action)
          ─▶ parse + validate against the botocore input shape ─▶ provider method (in a worker thread)
          ─▶ serialize through the output shape ─▶ response
 
@@ -23,7 +25,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.api.auth.sigv4 import SignedRequest, verify_sigv4
+from dockyard.api.auth.sigv4 import ScopePolicy, SignedRequest, authenticate, confirm
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.protocol.json_protocol import (
@@ -79,12 +81,14 @@ class AwsGateway:
         keys: KeyResolver,
         clock: Clock,
         local_store: bool = False,
+        default_region: str = "us-east-1",
     ) -> None:
         self._catalog = catalog
         self._providers = providers
         self._keys = keys
         self._clock = clock
         self._local_store = local_store
+        self._regions = catalog.regions | {default_region}
         # Few provider threads: more only make them fight over the GIL and the store (measured in
         # bench/api_throughput.py: 8 threads served fewer requests than 2).
         self._limiter = anyio.CapacityLimiter(PROVIDER_THREADS)
@@ -105,9 +109,17 @@ class AwsGateway:
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
     async def _handle(self, request: Request, request_id: str) -> WireResponse:
-        body = await _read_body(request, MAX_REQUEST_BYTES)
         now = self._clock()
-        signature = verify_sigv4(_signed_request(request, body), now=now, lookup_secret=self._keys.secret_for)
+        # Everything the head decides is checked before the body is read: an unsigned or mis-scoped
+        # request costs the server no more than its headers.
+        authenticated = authenticate(
+            signed_request_from_scope(request.scope, b""),
+            now=now,
+            lookup_secret=self._keys.secret_for,
+            policy=self._scope_policy(request),
+        )
+        body = await _read_body(request, MAX_REQUEST_BYTES)
+        signature = confirm(authenticated, signed_request_from_scope(request.scope, body))
         key = self._keys.find(signature.access_key_id)
         if key is None:  # removed between the two lookups
             raise UnrecognizedClientError("The security token included in the request is invalid.")
@@ -132,6 +144,15 @@ class AwsGateway:
         if call.is_query:
             return serialize_query_response(call.operation, result, request_id)
         return serialize_json_response(call.operation, result)
+
+    def _scope_policy(self, request: Request) -> ScopePolicy:
+        """A JSON request must be signed for the service its target names; any request for a known region.
+
+        A query-protocol request has no target: the signing service picks the model (see ``_resolve``).
+        """
+        target = request.headers.get("x-amz-target")
+        service = self._catalog.signing_name_for_target(target) if target is not None else None
+        return ScopePolicy(service=service, regions=self._regions)
 
     def _runs_inline(self, provider: Provider | None, operation: str) -> bool:
         """Whether to run the operation on the event loop: handing a short call to a worker thread costs
@@ -185,10 +206,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _signed_request(request: Request, body: bytes) -> SignedRequest:
-    return signed_request_from_scope(request.scope, body)
 
 
 def signed_request_from_scope(scope: Mapping[str, Any], body: bytes) -> SignedRequest:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
+import resource
 import socket
 from collections.abc import Callable
 
 import uvicorn
 
 from dockyard.api.app import Runtime, create_app, open_runtime
+from dockyard.api.connections import ConnectionLimits, uvicorn_options
 from dockyard.api.observability import configure_logging
 from dockyard.cli.banner import AgentStatus, up_banner
 from dockyard.cli.local_agent import LocalAgent, agent_endpoint, docker_reachable, docker_socket
@@ -24,6 +27,22 @@ from dockyard.core.settings import ServerSettings, load_settings
 from dockyard.store.credentials import CredentialStore
 
 GRACEFUL_SHUTDOWN_S = 10
+
+log = logging.getLogger(__name__)
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit (often 1,024 → 1,048,576): every
+    connection, agent channel and blob read holds a descriptor. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-file limit", extra={"soft": soft, "hard": hard})
+    return soft
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
@@ -108,14 +127,22 @@ class _Server(uvicorn.Server):
 def _serve(
     runtime: Runtime, sock: socket.socket, before_shutdown: Callable[[], object] | None = None
 ) -> None:
+    raise_open_file_limit()
     app = create_app(runtime)
     # Everything allocated so far (botocore's models above all) lives as long as the server: keeping it
     # out of the collector's generations spares every full collection a walk over it, which shows up as
     # latency spikes under load.
     gc.collect()
     gc.freeze()
+    settings = runtime.settings
+    limits = ConnectionLimits(
+        header_timeout_s=settings.header_timeout_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_per_client=settings.max_connections_per_client,
+    )
     config = uvicorn.Config(
         app,
+        **uvicorn_options(limits),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

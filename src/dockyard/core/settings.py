@@ -59,6 +59,21 @@ class ServerSettings:
     """How long a STOPPED task stays describable (ECS keeps them for at least an hour); the maintenance
     pass removes older ones."""
 
+    max_uploads_per_repository: int = 256
+    """Blob upload sessions one repository may hold open; at the cap, sessions older than ten minutes
+    make room (oldest first), else new ones are refused (TOOMANYREQUESTS, LimitExceededException)."""
+
+    header_timeout_s: float = 10.0
+    """Seconds a client has to send a request's line and headers (from connecting, or from the request's
+    first byte on a kept-alive connection) before it is disconnected."""
+
+    idle_timeout_s: float = 5.0
+    """Seconds a kept-alive connection may sit idle between requests."""
+
+    max_connections_per_client: int = 256
+    """Open HTTP connections one client address may hold; more are closed at once (websockets of the
+    push channel are not counted)."""
+
     log_level: str = "info"
     """Logging level: debug, info, warning or error."""
 
@@ -98,6 +113,10 @@ def _boolean(value: object) -> bool:
 _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "port": int,
+    "header_timeout_s": float,
+    "idle_timeout_s": float,
+    "max_connections_per_client": int,
+    "max_uploads_per_repository": int,
     "maintenance_interval_s": float,
     "agent_heartbeat_interval_s": float,
     "stopped_task_retention_s": float,

@@ -1,17 +1,29 @@
 """Server-side verification of AWS Signature Version 4, by Authorization header or presigned query string.
 
-Pure logic: the caller hands over the request as received (:class:`SignedRequest`), the current time and
-a way to find secrets; :func:`verify_sigv4` returns who signed it or raises the
-:class:`~dockyard.core.errors.AuthError` AWS would answer with. Checks run in the order AWS runs them (as
-observed on its JSON services), so the same bad request earns the same error. Reading the parameters is in
-:mod:`dockyard.api.auth.presented`, the canonicalisation in :mod:`dockyard.api.auth.canonical`.
+Pure logic: the caller hands over the request as received (:class:`SignedRequest`), the current time, a
+way to find secrets and the scope the request must be signed for (:class:`ScopePolicy`);
+:func:`verify_sigv4` returns who signed it or raises the :class:`~dockyard.core.errors.AuthError` AWS would
+answer with. Checks run in the order AWS runs them (as observed on its JSON services), so the same bad
+request earns the same error. Reading the parameters is in :mod:`dockyard.api.auth.presented`, the
+canonicalisation in :mod:`dockyard.api.auth.canonical`.
+
+Verification comes in two steps so that a server can refuse a request before reading its body:
+:func:`authenticate` checks everything the head of the request decides (parameters, dates, scope, key,
+which headers are signed), :func:`confirm` then checks the signature over the whole request.
+
+What a signature covers is what the request does: the scope names the one service and region it is good
+for, a header that selects the operation (``X-Amz-Target``) must be signed, and a body is covered only by
+its hash (``UNSIGNED-PAYLOAD`` is accepted for empty bodies only). dockyard issues no temporary
+credentials, so any ``X-Amz-Security-Token`` is one it does not recognise.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import hmac
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +49,10 @@ SIGNATURE_MISMATCH = (
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _SIGNATURE_PARAM = b"X-Amz-Signature"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# Headers that choose what a request does: a signature that leaves them out could be replayed as another
+# operation (a presigned STS URL plus an X-Amz-Target header would otherwise run an ECR call).
+OPERATION_HEADERS = ("x-amz-target",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,18 @@ class SignedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopePolicy:
+    """What a credential scope must name: ``service`` (``None``: any) and a region in ``regions``
+    (``None``: any)."""
+
+    service: str | None = None
+    regions: Container[str] | None = None
+
+
+ANY_SCOPE = ScopePolicy()
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedSignature:
     """Who signed a request, for which region and service, and when (timezone-aware, UTC)."""
 
@@ -63,7 +91,21 @@ class VerifiedSignature:
     region: str
     service: str
     signed_at: datetime
-    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """A request whose head passed every check (:func:`authenticate`); its signature is still unchecked."""
+
+    presented: Presented
+    scope: _Scope
+    secret: str = dataclasses.field(repr=False)
+    headers: HeaderMap = dataclasses.field(repr=False)
+    query: Sequence[tuple[bytes, bytes]] = dataclasses.field(repr=False)
+
+    @property
+    def access_key_id(self) -> str:
+        return self.scope.access_key_id
 
 
 class SignatureMismatchError(InvalidSignatureError):
@@ -91,33 +133,65 @@ def verify_sigv4(
     *,
     now: datetime,
     lookup_secret: SecretLookup,
+    policy: ScopePolicy = ANY_SCOPE,
     max_skew: timedelta = timedelta(minutes=15),
 ) -> VerifiedSignature:
-    """Verify ``request``'s SigV4 signature at time ``now`` (naive means UTC).
+    """Verify ``request``'s SigV4 signature at time ``now`` (naive means UTC): :func:`authenticate`, then
+    :func:`confirm`.
 
     Returns the verified identity only if the signature is a valid signature by the secret of the
-    presented access key over this exact request, made within ``max_skew`` of ``now`` (or, for a
-    presigned URL, not yet expired). Otherwise raises MissingAuthenticationTokenError,
-    IncompleteSignatureError, InvalidSignatureError (SignatureMismatchError for a wrong signature) or
-    UnrecognizedClientError, with AWS's messages.
+    presented access key over this exact request, scoped as ``policy`` requires and made within
+    ``max_skew`` of ``now`` (or, for a presigned URL, not yet expired). Otherwise raises
+    MissingAuthenticationTokenError, IncompleteSignatureError, InvalidSignatureError
+    (SignatureMismatchError for a wrong signature) or UnrecognizedClientError, with AWS's messages.
+    """
+    authenticated = authenticate(
+        request, now=now, lookup_secret=lookup_secret, policy=policy, max_skew=max_skew
+    )
+    return confirm(authenticated, request)
+
+
+def authenticate(
+    request: SignedRequest,
+    *,
+    now: datetime,
+    lookup_secret: SecretLookup,
+    policy: ScopePolicy = ANY_SCOPE,
+    max_skew: timedelta = timedelta(minutes=15),
+) -> Authenticated:
+    """Every check the head of ``request`` decides; ``request.body_sha256`` is not read.
+
+    Raises what :func:`verify_sigv4` raises for a problem outside the signature itself.
     """
     headers = header_map(request.headers)
     query = canonical.query_pairs(request.query_string)
     presented = read_presented(headers, query)
     _check_freshness(presented.signed_at, presented.expires, _as_utc(now), max_skew)
-    _check_host_signed(presented.signed_headers)
+    _check_signed_headers(presented.signed_headers, headers)
     if presented.algorithm != canonical.ALGORITHM:
         raise IncompleteSignatureError(
             f"Unsupported AWS 'algorithm': '{presented.algorithm}' (only AWS4-HMAC-SHA256 for now)."
         )
-    scope = _parse_scope(presented.credential, presented.amz_date)
+    scope = _parse_scope(presented.credential, presented.amz_date, policy)
     secret = lookup_secret(scope.access_key_id) if scope.access_key_id else None
-    if secret is None:
+    if secret is None or presented.session_token is not None:
         raise UnrecognizedClientError(UNRECOGNIZED_CLIENT)
-    _check_signature(request, headers=headers, query=query, presented=presented, scope=scope, secret=secret)
-    return VerifiedSignature(
-        scope.access_key_id, scope.region, scope.service, presented.signed_at, presented.session_token
+    return Authenticated(presented, scope, secret, headers, query)
+
+
+def confirm(authenticated: Authenticated, request: SignedRequest) -> VerifiedSignature:
+    """The identity of a request :func:`authenticate` passed, once its signature covers all of ``request``
+    (the same request, body included); SignatureMismatchError or InvalidSignatureError otherwise."""
+    presented, scope = authenticated.presented, authenticated.scope
+    _check_signature(
+        request,
+        headers=authenticated.headers,
+        query=authenticated.query,
+        presented=presented,
+        scope=scope,
+        secret=authenticated.secret,
     )
+    return VerifiedSignature(scope.access_key_id, scope.region, scope.service, presented.signed_at)
 
 
 def _check_signature(
@@ -176,17 +250,30 @@ def _check_freshness(signed_at: datetime, expires: int | None, now: datetime, ma
         )
 
 
-def _check_host_signed(signed_headers: str) -> None:
-    """Raise InvalidSignatureError unless SignedHeaders covers ``host``.
+def _check_signed_headers(signed_headers: str, headers: HeaderMap) -> None:
+    """Raise InvalidSignatureError unless SignedHeaders covers ``host`` and every operation header sent.
 
-    AWS requires it, so that a signature cannot be replayed against another endpoint.
+    AWS requires ``host``, so that a signature cannot be replayed against another endpoint; an unsigned
+    ``X-Amz-Target`` would let a signature for one operation run another.
     """
-    if "host" not in (name.lower() for name in signed_headers.split(";")):
+    signed = {name.lower() for name in signed_headers.split(";")}
+    if "host" not in signed:
         raise InvalidSignatureError("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    for name in OPERATION_HEADERS:
+        if name in headers and name not in signed:
+            raise InvalidSignatureError(
+                f"'{_header_title(name)}' must be a 'SignedHeader' in the AWS Authorization."
+            )
 
 
-def _parse_scope(credential: str, amz_date: str) -> _Scope:
-    """The credential scope, well-formed and dated the day the request was signed."""
+def _header_title(name: str) -> str:
+    """``x-amz-target`` → ``X-Amz-Target``."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _parse_scope(credential: str, amz_date: str, policy: ScopePolicy) -> _Scope:
+    """The credential scope, well-formed, dated the day the request was signed and naming the service
+    and a region ``policy`` accepts."""
     parts = credential.split("/")
     if len(parts) != 5:
         raise IncompleteSignatureError(
@@ -195,10 +282,12 @@ def _parse_scope(credential: str, amz_date: str) -> _Scope:
         )
     access_key_id, date, region, service, terminator = parts
     problems = []
-    if not region:
-        problems.append("Credential should be scoped to a valid region, not ''.")
+    if not region or (policy.regions is not None and region not in policy.regions):
+        problems.append(f"Credential should be scoped to a valid region, not '{region}'.")
     if not service:
         problems.append("Credential should be scoped to a valid service, not ''.")
+    elif policy.service is not None and service != policy.service:
+        problems.append(f"Credential should be scoped to correct service: '{policy.service}'.")
     if terminator != canonical.TERMINATOR:
         problems.append(
             f"Credential should be scoped with a valid terminator: '{canonical.TERMINATOR}', "
@@ -225,15 +314,17 @@ def _payload_hashes(
     A declared ``x-amz-content-sha256`` (header, or query parameter on a presigned URL) is what the
     client signed; when it is a hash it must be the body's, or a tampered body would pass under an
     intact signature. Presigned URLs are signed over the body hash by botocore's generic presigner but
-    over ``UNSIGNED-PAYLOAD`` by S3-style ones, so both are tried.
+    over ``UNSIGNED-PAYLOAD`` by S3-style ones, so both are tried. ``UNSIGNED-PAYLOAD`` stands only for
+    an empty body: here the body carries the operation's parameters, which a signature must cover.
     """
     declared = first(headers, "x-amz-content-sha256")
     if declared is None and presigned:
         declared = next(
             (v.decode("utf-8", "replace") for k, v in query if k == b"X-Amz-Content-Sha256"), None
         )
+    unsigned_allowed = body_sha256 == EMPTY_SHA256
     if declared is None:
-        return (body_sha256, canonical.UNSIGNED_PAYLOAD) if presigned else (body_sha256,)
+        return (body_sha256, canonical.UNSIGNED_PAYLOAD) if presigned and unsigned_allowed else (body_sha256,)
     if _HEX_SHA256.fullmatch(declared):
         if declared.lower() != body_sha256.lower():
             raise InvalidSignatureError(
@@ -243,6 +334,8 @@ def _payload_hashes(
     if declared != canonical.UNSIGNED_PAYLOAD:
         # Streaming (aws-chunked) bodies need per-chunk signatures checked; no service here takes them.
         raise InvalidSignatureError(f"Unsupported 'x-amz-content-sha256' value: '{declared}'.")
+    if not unsigned_allowed:
+        raise InvalidSignatureError("An 'UNSIGNED-PAYLOAD' request must have an empty body.")
     return (declared,)
 
 

@@ -33,13 +33,17 @@ class ServiceCatalog:
         # targetPrefix -> (service, its operation names); resolved targets are memoised in ``_targets``.
         self._prefixes: dict[str, tuple[ServiceModel, frozenset[str]]] = {}
         self._targets: dict[str, tuple[ServiceModel, OperationModel]] = {}
+        self._signing_names: dict[str, str] = {}
+        self._regions = _known_regions(loader.load_data("endpoints"))
         for name in service_names:
             raw = loader.load_service_model(name, "service-2")
             model = ServiceModel(raw, service_name=name)
             self._services[name] = model
             self._faults[name] = _fault_codes(raw["shapes"])
             self._operation_names[name] = frozenset(model.operation_names)
-            prefix = raw["metadata"].get("targetPrefix")
+            metadata = raw["metadata"]
+            self._signing_names[name] = metadata.get("signingName") or metadata["endpointPrefix"]
+            prefix = metadata.get("targetPrefix")
             if prefix:
                 self._prefixes[prefix] = (model, self._operation_names[name])
 
@@ -56,6 +60,21 @@ class ServiceCatalog:
     def service_names(self) -> tuple[str, ...]:
         """The names of the loaded services, in load order."""
         return tuple(self._services)
+
+    @property
+    def regions(self) -> frozenset[str]:
+        """Every region of every AWS partition botocore knows: the regions a signature may be scoped to."""
+        return self._regions
+
+    def signing_name(self, service_name: str) -> str:
+        """The service name a SigV4 credential scope must carry for ``service_name`` (``ecr`` for ECR,
+        whose endpoint prefix is ``api.ecr``)."""
+        return self._signing_names[service_name]
+
+    def signing_name_for_target(self, x_amz_target: str) -> str | None:
+        """The signing name of the service an ``X-Amz-Target`` addresses; None for an unknown prefix."""
+        entry = self._prefixes.get(x_amz_target.partition(".")[0])
+        return None if entry is None else self._signing_names[entry[0].service_name]
 
     def service(self, name: str) -> ServiceModel:
         """Return the model of a served service; raise UnknownOperationError for any other name."""
@@ -107,3 +126,7 @@ def _fault_codes(shapes: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
         if explicit:
             codes.add(explicit)
     return frozenset(codes)
+
+
+def _known_regions(endpoints: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])

@@ -337,3 +337,14 @@ def test_accounts_and_regions_do_not_see_each_others_definitions(
     own = register(mallory, family)
     assert own["revision"] == 1 and own["taskDefinitionArn"] != arn
     assert ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "ACTIVE"
+
+
+def test_an_enormous_family_prefix_matches_nothing_and_costs_nothing(ecs: Any) -> None:
+    family = unique_name("fam")
+    register(ecs, family, {"name": "a", "image": "busybox", "memory": 32})
+    huge = family + "x" * 60_000  # over SQLite's LIKE pattern limit of 50,000 bytes
+    assert ecs.list_task_definition_families(familyPrefix=huge)["families"] == []
+    assert ecs.list_task_definitions(familyPrefix=huge)["taskDefinitionArns"] == []
+    # Wildcards are plain characters in a prefix.
+    assert ecs.list_task_definition_families(familyPrefix=family[:3] + "%")["families"] == []
+    assert family in ecs.list_task_definition_families(familyPrefix=family[:5])["families"]

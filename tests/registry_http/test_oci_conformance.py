@@ -130,6 +130,16 @@ def test_download_url_token_reads_that_blob_only(
         assert anonymous.request(method, url, params={"token": token}).status_code == 401, (method, url)
     forged = anonymous.request("GET", blob_url(repo, digest), params={"token": token[:-2] + "xx"})
     assert forged.status_code == 401
+    # Good for that one blob: not another blob of the repository, and never a registry password.
+    other = registry.push_blob(repo, b"another layer")
+    assert anonymous.request("GET", blob_url(repo, other), params={"token": token}).status_code == 401
+    as_password = base64.b64encode(f"AWS:{token}".encode()).decode()
+    response = anonymous.request("GET", "/v2/", headers={"Authorization": f"Basic {as_password}"})
+    assert response.status_code == 401
+    response = anonymous.request(
+        "GET", manifest_url(repo, "latest"), headers={"Authorization": f"Basic {as_password}"}
+    )
+    assert response.status_code == 401
 
 
 # --- pull ---------------------------------------------------------------------------------------------

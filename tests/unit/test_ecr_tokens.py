@@ -6,10 +6,13 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from dockyard.services.ecr.tokens import (
+    LAYER_URL_LIFETIME,
     TOKEN_LIFETIME,
     RegistryGrant,
     authorization_token,
+    issue_layer_token,
     issue_password,
+    verify_layer_token,
     verify_password,
 )
 
@@ -36,3 +39,16 @@ def test_expired_forged_and_altered_passwords_are_refused() -> None:
     assert verify_password(SECRET, f"{version}.{other.split('.')[1]}.{mac}", NOW) is None
     for garbage in ("", "v1", "v1.a.b", "v2." + payload + "." + mac, "AWS"):
         assert verify_password(SECRET, garbage, NOW) is None
+
+
+def test_a_layer_token_reads_one_blob_for_minutes_and_is_no_password() -> None:
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    assert timedelta(minutes=15) >= LAYER_URL_LIFETIME
+    grant = RegistryGrant(
+        "123456789012", "us-east-1", "arn:aws:iam::123456789012:root", now + LAYER_URL_LIFETIME
+    )
+    token = issue_layer_token(b"k", grant, "repo", "sha256:" + "a" * 64)
+    assert verify_layer_token(b"k", token, "repo", "sha256:" + "a" * 64, now) == grant
+    assert verify_layer_token(b"k", token, "repo", "sha256:" + "a" * 64, now + LAYER_URL_LIFETIME) is None
+    assert verify_layer_token(b"k", token, "other", "sha256:" + "a" * 64, now) is None
+    assert verify_password(b"k", token, now) is None

@@ -1,4 +1,4 @@
-"""RegisterTaskDefinition's pure rules: ECS's defaults, ECS's messages, references and page tokens."""
+"""RegisterTaskDefinition's pure rules: ECS's defaults, ECS's messages and references."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from dockyard.services.ecs.task_definition_rules import (
     FARGATE_SIZES,
     TaskDefinitionRef,
     build_task_definition,
-    decode_token,
-    encode_token,
     fargate_incompatibility,
     parse_reference,
     parse_task_units,
@@ -317,7 +315,7 @@ def test_tags() -> None:
             tag_pairs(tags)
 
 
-# --- references and tokens --------------------------------------------------------------------------------
+# --- references -------------------------------------------------------------------------------------------
 
 
 def test_references() -> None:
@@ -335,11 +333,3 @@ def test_references() -> None:
     with pytest.raises(InvalidParameterException) as excinfo:
         parse_reference("app:foo", region=REGION, account_id=ACCOUNT)
     assert message_of(excinfo) == "Invalid revision number. Number: foo"
-
-
-def test_page_tokens_round_trip_and_reject_garbage() -> None:
-    assert decode_token(encode_token(("app", 3)), (str, int)) == ["app", 3]
-    assert decode_token(None, (str,)) is None
-    for garbage in ("not-a-token", encode_token(("app",)), encode_token((3, "app"))):
-        with pytest.raises(InvalidParameterException):
-            decode_token(garbage, (str, int))

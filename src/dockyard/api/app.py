@@ -89,7 +89,11 @@ async def _maintain(runtime: Runtime, registry: RegistryService, clock: Clock) -
 
 def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
     settings = runtime.settings
-    registry = RegistryService(runtime.db, FilesystemBlobDriver(settings.data_dir / "registry"))
+    registry = RegistryService(
+        runtime.db,
+        FilesystemBlobDriver(settings.data_dir / "registry"),
+        max_uploads_per_repository=settings.max_uploads_per_repository,
+    )
     tokens = RegistryTokens(runtime.db, clock())
     ecr = EcrProvider(
         registry,
@@ -112,18 +116,21 @@ def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))
+    catalog = ServiceCatalog.default()
     gateway = AwsGateway(
-        catalog=ServiceCatalog.default(),
+        catalog=catalog,
         providers=providers,
         keys=keys,
         clock=clock,
         local_store=runtime.db.is_sqlite,
+        default_region=settings.default_region,
     )
     channel = AgentChannel(
         sessions=AgentSessions(runtime.db),
         notifier=notifier,
         keys=keys,
         clock=clock,
+        regions=catalog.regions | {settings.default_region},
         heartbeat_interval_s=settings.agent_heartbeat_interval_s,
     )
 

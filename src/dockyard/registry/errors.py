@@ -163,5 +163,9 @@ class TagInvalid(_SpecificError):
     error_code_of_class = TAG_INVALID
 
 
+class TooManyRequests(_SpecificError):
+    error_code_of_class = TOOMANYREQUESTS
+
+
 class Unsupported(_SpecificError):
     error_code_of_class = UNSUPPORTED

@@ -345,6 +345,16 @@ def delete_upload(conn: Connection, upload_id: str) -> None:
     conn.execute(delete(ecr_uploads).where(ecr_uploads.c.upload_id == upload_id))
 
 
+def repository_uploads(conn: Connection, repository_id: int) -> list[tuple[str, datetime]]:
+    """The repository's open uploads as (id, started at), oldest first."""
+    rows = conn.execute(
+        select(ecr_uploads.c.upload_id, ecr_uploads.c.started_at)
+        .where(ecr_uploads.c.repository_id == repository_id)
+        .order_by(ecr_uploads.c.started_at, ecr_uploads.c.upload_id)
+    )
+    return [(str(row[0]), row[1]) for row in rows]
+
+
 def uploads_started_before(conn: Connection, cutoff: datetime) -> list[str]:
     rows = conn.execute(select(ecr_uploads.c.upload_id).where(ecr_uploads.c.started_at < cutoff))
     return [str(row[0]) for row in rows]

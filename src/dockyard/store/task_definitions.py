@@ -37,6 +37,8 @@ ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
 DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
 ALL = "ALL"
+MAX_FAMILY_LENGTH = 255
+"""The longest family name ECS accepts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,11 @@ def list_families(
     has_active = func.max(case((table.c.status == ACTIVE, 1), else_=0))
     query = select(table.c.family).where(*_scope(account_id, region)).group_by(table.c.family)
     if prefix:
-        query = query.where(table.c.family.startswith(prefix, autoescape=True))
+        if len(prefix) > MAX_FAMILY_LENGTH:
+            return []  # no family is that long
+        # A comparison of the leading characters, not LIKE: no pattern to escape, no pattern-length limit
+        # (SQLite refuses LIKE patterns over 50,000 bytes), linear in the prefix on both engines.
+        query = query.where(func.substr(table.c.family, 1, len(prefix)) == prefix)
     if after is not None:
         query = query.where(table.c.family > after)
     if status == ACTIVE:

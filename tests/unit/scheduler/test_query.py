@@ -274,3 +274,19 @@ def test_any_text_parses_or_raises_query_error(text: str) -> None:
     for host in FLEET:
         assert isinstance(query.matches(host), bool)
     assert parse_expression(format_expression(query.expression)) == query.expression
+
+
+# --- hostile expressions: matching stays linear ------------------------------------------------------------
+
+
+def test_a_catastrophic_pattern_matches_in_linear_time() -> None:
+    """``(a+)+b`` against 128 a's takes a backtracking engine longer than the age of the universe."""
+    host = instance("h", attributes={"stack": "a" * 128})
+    assert not parse_query('attribute:stack =~ "(a+)+b"').matches(host)
+    assert parse_query('attribute:stack =~ "(a+)+"').matches(host)
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)a", "(?<!b)a"])
+def test_patterns_only_a_backtracking_engine_can_run_are_refused(pattern: str) -> None:
+    with pytest.raises(QueryError, match="not a valid value"):
+        parse_query(f'attribute:stack =~ "{pattern}"')

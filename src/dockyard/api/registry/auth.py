@@ -5,8 +5,8 @@ see :mod:`dockyard.services.ecr.tokens`). A request without a valid one is answe
 the challenge ``WWW-Authenticate: Basic realm="<endpoint>",service="ecr.amazonaws.com"`` that makes
 ``docker login`` send credentials.
 
-A layer download URL (ECR's ``GetDownloadUrlForLayer``) carries the password as ``?token=`` instead;
-it is honoured on blob reads only (see :mod:`.routes`).
+A layer download URL (ECR's ``GetDownloadUrlForLayer``) carries a layer token as ``?token=`` instead:
+it reads the one blob it names, in the one repository, for minutes (see :mod:`.routes`).
 
 Clients send the same header with every request, so verified headers are remembered (bounded, and never
 past the grant's expiry): the hot path of a pull is one dictionary lookup.
@@ -56,6 +56,10 @@ class PasswordVerifier(Protocol):
 
     def verify(self, password: str, now: datetime) -> RegistryGrant | None: ...
 
+    def verify_layer_token(
+        self, token: str, repository: str, digest: str, now: datetime
+    ) -> RegistryGrant | None: ...
+
 
 class RegistryAuthenticator:
     """Turns an ``Authorization`` header into the grant it carries, with a small cache of verified ones."""
@@ -88,6 +92,8 @@ class RegistryAuthenticator:
                 self._cache[header] = grant
         return grant
 
-    def authenticate_password(self, password: str, now: datetime) -> RegistryGrant | None:
-        """The grant of a bare registry password (a download URL's ``token``); not cached."""
-        return self._tokens.verify(password, now)
+    def authenticate_layer_token(
+        self, token: str, repository: str, digest: str, now: datetime
+    ) -> RegistryGrant | None:
+        """The grant of a download URL's token for exactly this blob; not cached."""
+        return self._tokens.verify_layer_token(token, repository, digest, now)

@@ -98,7 +98,8 @@ class RegistryApi:
         if grant is None and target.endpoint is Endpoint.BLOB and request.method in ("GET", "HEAD"):
             # A layer download URL (GetDownloadUrlForLayer) authorises reading that blob, nothing else.
             token = request.query_params.get("token")
-            grant = self.auth.authenticate_password(token, now) if token else None
+            if token:
+                grant = self.auth.authenticate_layer_token(token, target.name, target.reference, now)
         if grant is None:
             raise RegistryError(UNAUTHORIZED)
         request.scope.setdefault("state", {})["account_id"] = grant.account_id

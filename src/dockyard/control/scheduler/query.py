@@ -27,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 from .query_syntax import (
     LIST_OPERATORS,
@@ -66,6 +68,24 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 _VERSION = re.compile(r"\d+(?:\.\d+)*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+# RE2 compiles a pattern into an automaton of bounded size; a pattern needing more is refused.
+_REGEX_MAX_MEMORY = 4 << 20
+
+
+class Pattern(Protocol):
+    """A compiled RE2 expression (google-re2 ships no type hints)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
+def _regex_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a user's bad pattern is an InvalidParameterException, not a log line
+    options.max_mem = _REGEX_MAX_MEMORY
+    return options
+
+
+_RE2_OPTIONS = _regex_options()
 
 
 Predicate = Callable[[InstanceSnapshot], bool]
@@ -161,8 +181,7 @@ def _typed_argument(comparison: Comparison, value: str) -> object:
 
 def _value_test(operator: str, arguments: tuple[object, ...]) -> Callable[[object], bool]:
     if operator in _MATCH:
-        pattern = arguments[0]
-        assert isinstance(pattern, re.Pattern)
+        pattern: Pattern = arguments[0]  # type: ignore[assignment]
         wanted = operator == "=~"
         return lambda value: (pattern.fullmatch(str(value)) is not None) == wanted
     if operator in LIST_OPERATORS:
@@ -215,11 +234,12 @@ def _comparable(value: object, argument: object) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
+def _regex(pattern: str) -> Pattern | None:
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError):
+        compiled: Pattern = re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error:
         return None
+    return compiled
 
 
 def _version(text: str) -> tuple[int, ...] | None:

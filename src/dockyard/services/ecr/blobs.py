@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from dockyard.registry.digest import BytesLike, parse_digest
 from dockyard.registry.driver import BlobDriver, ChunkReader, UploadWriter
-from dockyard.registry.errors import BlobUnknown, BlobUploadUnknown
+from dockyard.registry.errors import BlobUnknown, BlobUploadUnknown, TooManyRequests
 from dockyard.store import ecr as store
 from dockyard.store.database import Database
 from dockyard.store.ecr import RepositoryRecord
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 GC_GRACE = timedelta(hours=1)
 UPLOAD_EXPIRY = timedelta(hours=24)
+"""An upload session ends this long after it started, whatever is done with it meanwhile."""
+MAX_UPLOADS_PER_REPOSITORY = 256
+UPLOAD_EVICTABLE_AFTER = timedelta(minutes=10)
+"""At the cap, sessions older than this make room for new ones (oldest first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class BlobOperations:
 
     db: Database
     driver: BlobDriver
+    max_uploads_per_repository: int = MAX_UPLOADS_PER_REPOSITORY
 
     def repository(self, tx: Connection, scope: RegistryScope, name: str) -> RepositoryRecord:
         raise NotImplementedError
@@ -81,11 +86,38 @@ class BlobOperations:
     # --- uploads -----------------------------------------------------------------------------------------
 
     def start_upload(self, scope: RegistryScope, name: str, now: datetime) -> str:
+        """A new upload session in the repository.
+
+        A repository holds at most ``max_uploads_per_repository`` sessions. At the cap, the oldest ones
+        started more than ``UPLOAD_EVICTABLE_AFTER`` ago are ended to make room (a client that opens
+        sessions and walks away cannot block the repository for long); when none is that old, the new
+        session is refused with TOOMANYREQUESTS.
+        """
         with self.db.write() as tx:
             repo = self.repository(tx, scope, name)
+            evicted = self._make_room_for_upload(tx, repo.id, name, now)
             upload_id = self.driver.start_upload()
             store.insert_upload(tx, upload_id, repo.id, now)
+        for old in evicted:
+            self.driver.cancel(old)
         return upload_id
+
+    def _make_room_for_upload(self, tx: Connection, repo_id: int, name: str, now: datetime) -> list[str]:
+        """Delete the rows of the sessions that must end for one more to fit; their ids."""
+        sessions = store.repository_uploads(tx, repo_id)
+        excess = len(sessions) - self.max_uploads_per_repository + 1
+        if excess <= 0:
+            return []
+        evictable = [upload_id for upload_id, started in sessions if started < now - UPLOAD_EVICTABLE_AFTER]
+        if len(evictable) < excess:
+            raise TooManyRequests(
+                {"repository": name, "uploads": len(sessions)},
+                message=f"The repository '{name}' has {len(sessions)} uploads in progress, the most it "
+                "may have; complete or cancel some, or retry later.",
+            )
+        for upload_id in evictable[:excess]:
+            store.delete_upload(tx, upload_id)
+        return evictable[:excess]
 
     def upload_size(self, scope: RegistryScope, name: str, upload_id: str) -> int:
         self._check_upload(scope, name, upload_id)
@@ -118,6 +150,10 @@ class BlobOperations:
                 with self.db.write() as tx:
                     store.delete_upload(tx, upload_id)
         with self.db.write() as tx:
+            # The repository is looked up again: it may have been deleted while the bytes were verified,
+            # and then the push fails as a push to a missing repository does (NAME_UNKNOWN).
+            if self.repository(tx, scope, name).id != repo_id:
+                raise BlobUploadUnknown({"upload": upload_id})
             store.link_blob(tx, repo_id, str(parsed), info.size, now)
         return info.size
 

@@ -22,6 +22,7 @@ from dockyard.registry.errors import (
     NameUnknown,
     RegistryError,
     TagInvalid,
+    TooManyRequests,
 )
 from dockyard.registry.names import valid_tag
 from dockyard.services.base import Params, Result
@@ -29,6 +30,7 @@ from dockyard.services.ecr import errors as ecr_errors
 from dockyard.services.ecr.blobs import RegistryScope
 from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.repositories import decode_token, encode_token
+from dockyard.services.paging import page_size
 from dockyard.store import ecr as store
 from dockyard.store.ecr import ImageRecord, RepositoryRecord
 
@@ -293,9 +295,7 @@ def _image_detail(repo: RepositoryRecord, image: ImageRecord, tags: Sequence[str
 
 
 def _page(items: list[dict[str, Any]], params: Params, field: str, *, key: Any) -> Result:
-    limit = params.get("maxResults") or LIST_PAGE_DEFAULT
-    if not 1 <= limit <= LIST_PAGE_MAX:
-        raise ecr_errors.InvalidParameterException(f"maxResults must be between 1 and {LIST_PAGE_MAX}.")
+    limit = page_size(params.get("maxResults"), default=LIST_PAGE_DEFAULT, maximum=LIST_PAGE_MAX)
     after = decode_token(params.get("nextToken"))
     ordered = sorted(items, key=key)
     if after is not None:
@@ -330,6 +330,8 @@ def _ecr_error(error: RegistryError) -> Exception:
         return ecr_errors.LayersNotFoundException(
             f"The image manifest references layers that do not exist in the repository: {error.detail}"
         )
+    if isinstance(error, TooManyRequests):
+        return ecr_errors.LimitExceededException(error.message)
     if isinstance(error, (ManifestInvalid, ManifestTooLarge, NameInvalid, DigestInvalid, TagInvalid)):
         return ecr_errors.InvalidParameterException(f"Invalid parameter: {error.message}")
     return ecr_errors.InvalidParameterException(error.message)

@@ -6,7 +6,6 @@ write into the same uploads and blobs, so a layer uploaded here is pullable thro
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from dockyard.core.context import RequestContext
@@ -16,11 +15,10 @@ from dockyard.services.base import Params, Result
 from dockyard.services.ecr import errors as ecr_errors
 from dockyard.services.ecr.images import ecr_exceptions, registry_scope
 from dockyard.services.ecr.registry import RegistryService
-from dockyard.services.ecr.tokens import RegistryGrant, RegistryTokens
+from dockyard.services.ecr.tokens import LAYER_URL_LIFETIME, RegistryGrant, RegistryTokens
 
 PART_SIZE = 10 * 1024 * 1024
 MAX_PART_BYTES = 20 * 1024 * 1024
-DOWNLOAD_URL_LIFETIME = timedelta(hours=1)
 LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
@@ -146,8 +144,8 @@ class LayerOperations:
                 f"The layer with digest '{digest}' does not exist in the repository with name '{name}' "
                 f"in the registry with id '{ctx.account_id}'"
             ) from exc
-        grant = RegistryGrant(ctx.account_id, ctx.region, ctx.principal.arn, ctx.now + DOWNLOAD_URL_LIFETIME)
-        token = self._tokens.issue(grant)
+        grant = RegistryGrant(ctx.account_id, ctx.region, ctx.principal.arn, ctx.now + LAYER_URL_LIFETIME)
+        token = self._tokens.issue_layer_token(grant, name, digest)
         return {
             "downloadUrl": f"{self._endpoint_url}/v2/{name}/blobs/{digest}?token={token}",
             "layerDigest": digest,

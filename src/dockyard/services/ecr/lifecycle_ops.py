@@ -20,11 +20,13 @@ from dockyard.services.ecr.images import ecr_exceptions, registry_scope
 from dockyard.services.ecr.lifecycle import Expiration, ImageFacts, evaluate, parse_lifecycle_policy, preview
 from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.repositories import decode_token, encode_token
+from dockyard.services.paging import page_size
 from dockyard.store import ecr as store
 from dockyard.store.ecr import RepositoryRecord
 
 log = logging.getLogger(__name__)
 PREVIEW_PAGE_DEFAULT = 100
+PREVIEW_PAGE_MAX = 100
 
 
 class LifecycleOperations:
@@ -78,7 +80,7 @@ class LifecycleOperations:
         expirations = preview(policy, list(facts.values()), ctx.now)
         results = [_preview_result(facts[e.digest], e) for e in expirations]
         results = _filter_preview(results, params)
-        limit = params.get("maxResults") or PREVIEW_PAGE_DEFAULT
+        limit = page_size(params.get("maxResults"), default=PREVIEW_PAGE_DEFAULT, maximum=PREVIEW_PAGE_MAX)
         after = decode_token(params.get("nextToken"))
         start = int(after) if after is not None and after.isdigit() else 0
         page: Result = {

@@ -29,7 +29,7 @@ from dockyard.registry.errors import (
     TagInvalid,
 )
 from dockyard.registry.names import valid_repository_name, valid_tag
-from dockyard.services.ecr.blobs import BlobOperations, RegistryScope
+from dockyard.services.ecr.blobs import MAX_UPLOADS_PER_REPOSITORY, BlobOperations, RegistryScope
 from dockyard.services.ecr.manifest_cache import ManifestCache
 from dockyard.services.ecr.repositories import tag_is_immutable
 from dockyard.store import ecr as store
@@ -56,9 +56,16 @@ class PushedManifest:
 
 
 class RegistryService(BlobOperations):
-    def __init__(self, db: Database, driver: BlobDriver) -> None:
+    def __init__(
+        self,
+        db: Database,
+        driver: BlobDriver,
+        *,
+        max_uploads_per_repository: int = MAX_UPLOADS_PER_REPOSITORY,
+    ) -> None:
         self.db = db
         self.driver = driver
+        self.max_uploads_per_repository = max_uploads_per_repository
         self._manifests = ManifestCache()
 
     # --- repositories ------------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ Rules that need no I/O (names, mutability, policy documents) are plain functions
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dockyard.core.arn import build_arn, parse_arn
 from dockyard.core.context import RequestContext
+from dockyard.services import paging
 from dockyard.services.base import Params, Result
 from dockyard.services.ecr.errors import (
     InvalidParameterException,
@@ -27,6 +26,7 @@ from dockyard.services.ecr.errors import (
     RepositoryPolicyNotFoundException,
     TooManyTagsException,
 )
+from dockyard.services.paging import page_size
 from dockyard.store import ecr as store
 from dockyard.store import tags as tag_store
 from dockyard.store.database import Database
@@ -88,9 +88,7 @@ class RepositoryOperations:
             with self._db.read() as tx:
                 found = [self._repository(tx, ctx, name) for name in dict.fromkeys(names)]
             return {"repositories": [self._repository_view(r) for r in found]}
-        limit = params.get("maxResults") or DESCRIBE_PAGE_DEFAULT
-        if not 1 <= limit <= DESCRIBE_PAGE_MAX:
-            raise InvalidParameterException(f"maxResults must be between 1 and {DESCRIBE_PAGE_MAX}.")
+        limit = page_size(params.get("maxResults"), default=DESCRIBE_PAGE_DEFAULT, maximum=DESCRIBE_PAGE_MAX)
         after = decode_token(params.get("nextToken"))
         with self._db.read() as tx:
             page = store.list_repositories(tx, ctx.account_id, ctx.region, after_name=after, limit=limit + 1)
@@ -271,22 +269,17 @@ def validate_repository_policy(text: str) -> None:
             raise invalid
 
 
+INVALID_TOKEN_MESSAGE = "Invalid parameter at 'nextToken' failed to satisfy constraint."  # noqa: S105
+
+
 def encode_token(after: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"after": after})).decode()
+    return paging.encode_token((after,))
 
 
 def decode_token(token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        after = orjson.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidParameterException(
-            "Invalid parameter at 'nextToken' failed to satisfy constraint."
-        ) from exc
-    if not isinstance(after, str):
-        raise InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint.")
-    return after
+    """The position in an ECR page token (ECR words a bad token its own way)."""
+    position = paging.decode_token(token, (str,), message=INVALID_TOKEN_MESSAGE)
+    return None if position is None else str(position[0])
 
 
 def _check_registry_id(ctx: RequestContext, params: Params) -> None:

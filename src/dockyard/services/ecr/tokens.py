@@ -1,9 +1,14 @@
-"""Registry passwords as ECR issues them: signed, scoped to one account and region, valid 12 hours.
+"""Registry passwords as ECR issues them: signed, scoped to one account and region, valid 12 hours;
+and layer download tokens: signed, good for one blob of one repository for minutes.
 
 ``GetAuthorizationToken`` returns ``base64("AWS:" + password)``; ``docker login`` sends the password back
 as Basic auth. The password is ``v1.<payload>.<mac>``, both parts base64url without padding, so it never
 contains ':' (the aws CLI splits the decoded token on ':'). The MAC is HMAC-SHA256 under a server secret
 kept in the store, so tokens survive a restart and cannot be forged or altered.
+
+A layer download URL (``GetDownloadUrlForLayer``; on AWS a presigned S3 URL) carries a ``l1.<payload>.<mac>``
+token naming the repository and the digest: it reads that blob until it expires and is no password (the
+version prefix keeps each kind out of the other's place).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from dockyard.store import ecr as store
 from dockyard.store.database import Database
 
 TOKEN_LIFETIME = timedelta(hours=12)
+LAYER_URL_LIFETIME = timedelta(minutes=10)
 _VERSION = "v1"
+_LAYER_VERSION = "l1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,38 +43,70 @@ class RegistryGrant:
 
 
 def issue_password(secret: bytes, grant: RegistryGrant) -> str:
-    payload = _b64(
-        orjson.dumps(
-            {
-                "a": grant.account_id,
-                "r": grant.region,
-                "p": grant.principal_arn,
-                "x": int(grant.expires_at.timestamp()),
-            }
-        )
-    )
-    return f"{_VERSION}.{payload}.{_mac(secret, payload)}"
+    return _sign(secret, _VERSION, _grant_fields(grant))
 
 
 def verify_password(secret: bytes, password: str, now: datetime) -> RegistryGrant | None:
     """The grant ``password`` carries, or ``None`` if it is malformed, forged, altered or expired."""
-    parts = password.split(".")
-    if len(parts) != 3 or parts[0] != _VERSION:
+    fields = _signed_fields(secret, password, _VERSION)
+    return None if fields is None else _live_grant(fields, now)
+
+
+def issue_layer_token(secret: bytes, grant: RegistryGrant, repository: str, digest: str) -> str:
+    """A token that reads ``digest`` in ``repository`` of the grant's registry until ``grant.expires_at``."""
+    return _sign(secret, _LAYER_VERSION, {**_grant_fields(grant), "n": repository, "d": digest})
+
+
+def verify_layer_token(
+    secret: bytes, token: str, repository: str, digest: str, now: datetime
+) -> RegistryGrant | None:
+    """The grant of a valid, unexpired layer token for exactly this repository and digest; else None."""
+    fields = _signed_fields(secret, token, _LAYER_VERSION)
+    if fields is None or fields.get("n") != repository or fields.get("d") != digest:
+        return None
+    return _live_grant(fields, now)
+
+
+def _grant_fields(grant: RegistryGrant) -> dict[str, object]:
+    return {
+        "a": grant.account_id,
+        "r": grant.region,
+        "p": grant.principal_arn,
+        "x": int(grant.expires_at.timestamp()),
+    }
+
+
+def _live_grant(fields: dict[str, object], now: datetime) -> RegistryGrant | None:
+    try:
+        grant = RegistryGrant(
+            account_id=str(fields["a"]),
+            region=str(fields["r"]),
+            principal_arn=str(fields["p"]),
+            expires_at=datetime.fromtimestamp(int(fields["x"]), UTC),  # type: ignore[call-overload]
+        )
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
+    return grant if now < grant.expires_at else None
+
+
+def _sign(secret: bytes, version: str, fields: dict[str, object]) -> str:
+    payload = _b64(orjson.dumps(fields))
+    return f"{version}.{payload}.{_mac(secret, payload)}"
+
+
+def _signed_fields(secret: bytes, token: str, version: str) -> dict[str, object] | None:
+    """The payload of ``<version>.<payload>.<mac>`` if the MAC is ours; None for anything else."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != version:
         return None
     _, payload, mac = parts
     if not hmac.compare_digest(mac, _mac(secret, payload)):
         return None
     try:
         fields = orjson.loads(_unb64(payload))
-        grant = RegistryGrant(
-            account_id=str(fields["a"]),
-            region=str(fields["r"]),
-            principal_arn=str(fields["p"]),
-            expires_at=datetime.fromtimestamp(int(fields["x"]), UTC),
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, binascii.Error):
         return None
-    return grant if now < grant.expires_at else None
+    return fields if isinstance(fields, dict) else None
 
 
 def authorization_token(password: str) -> str:
@@ -104,3 +143,11 @@ class RegistryTokens:
 
     def verify(self, password: str, now: datetime) -> RegistryGrant | None:
         return verify_password(self._key, password, now)
+
+    def issue_layer_token(self, grant: RegistryGrant, repository: str, digest: str) -> str:
+        return issue_layer_token(self._key, grant, repository, digest)
+
+    def verify_layer_token(
+        self, token: str, repository: str, digest: str, now: datetime
+    ) -> RegistryGrant | None:
+        return verify_layer_token(self._key, token, repository, digest, now)

@@ -27,7 +27,7 @@ from dockyard.services.ecs.errors import (
     InvalidParameterException,
     TargetNotFoundException,
 )
-from dockyard.services.ecs.task_definition_rules import decode_token, encode_token
+from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as store
 from dockyard.store import tags as tag_store
@@ -396,7 +396,4 @@ def _missing_arn(ctx: RequestContext, cluster: ClusterRecord, reference: str) ->
 
 
 def _page_size(params: Params) -> int:
-    limit: int = params.get("maxResults") or PAGE_MAX
-    if not 1 <= limit <= PAGE_MAX:
-        raise InvalidParameterException(f"maxResults must be between 1 and {PAGE_MAX}.")
-    return limit
+    return page_size(params.get("maxResults"), default=PAGE_MAX, maximum=PAGE_MAX)

@@ -8,13 +8,9 @@ gateway serializes it. State lives in the store; every write is one transaction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
-
-import orjson
 
 from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
@@ -31,6 +27,7 @@ from dockyard.services.ecs.tag_rules import MAX_TAGS, tag_pairs
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
 from dockyard.services.ecs.task_state import TaskStateOperations
 from dockyard.services.ecs.tasks import TaskOperations
+from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
@@ -47,6 +44,8 @@ class EcsProvider(
     TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, TaskStateOperations, Provider
 ):
     service_name = "ecs"
+    # Not ListContainerInstances: its filter runs a user's expression over every instance, work whose
+    # cost the caller chooses, so it stays off the event loop.
     store_read_operations = frozenset(
         {
             "DescribeClusters",
@@ -56,7 +55,6 @@ class EcsProvider(
             "ListTaskDefinitions",
             "ListTaskDefinitionFamilies",
             "DescribeContainerInstances",
-            "ListContainerInstances",
             "ListAttributes",
             "DescribeTasks",
             "ListTasks",
@@ -143,10 +141,9 @@ class EcsProvider(
         return {"clusters": result, "failures": failures}
 
     def list_clusters(self, ctx: RequestContext, params: Params) -> Result:
-        limit = params.get("maxResults") or LIST_PAGE_MAX
-        if not 1 <= limit <= LIST_PAGE_MAX:
-            raise InvalidParameterException(f"maxResults must be between 1 and {LIST_PAGE_MAX}.")
-        after = _decode_token(params.get("nextToken"))
+        limit = page_size(params.get("maxResults"), default=LIST_PAGE_MAX, maximum=LIST_PAGE_MAX)
+        position = decode_token(params.get("nextToken"), (str,))
+        after = None if position is None else position[0]
         with self._db.read() as tx:
             arns = cluster_store.list_active_cluster_arns(
                 tx, ctx.account_id, ctx.region, after_arn=after, limit=limit + 1
@@ -154,7 +151,7 @@ class EcsProvider(
         page, more = arns[:limit], len(arns) > limit
         result: Result = {"clusterArns": page}
         if more:
-            result["nextToken"] = _encode_token(page[-1])
+            result["nextToken"] = encode_token((page[-1],))
         return result
 
     def delete_cluster(self, ctx: RequestContext, params: Params) -> Result:
@@ -265,10 +262,21 @@ def _task_counts(tx: Any, record: ClusterRecord) -> task_store.TaskCounts:
     return counts.get(record.name, task_store.TaskCounts())
 
 
+CONTAINER_INSIGHTS_VALUES = ("enabled", "disabled", "enhanced")
+
+
 def _merge_settings(requested: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+    """The cluster's settings: the defaults, overridden by well-formed requested ones."""
     merged = {s["name"]: dict(s) for s in DEFAULT_SETTINGS}
     for setting in requested:
-        merged[setting["name"]] = dict(setting)
+        name, value = setting.get("name"), setting.get("value")
+        if not name:
+            raise InvalidParameterException("A cluster setting requires a name.")
+        if value not in CONTAINER_INSIGHTS_VALUES:  # containerInsights is the model's only name
+            raise InvalidParameterException(
+                f"The value of cluster setting {name} must be one of: {', '.join(CONTAINER_INSIGHTS_VALUES)}."
+            )
+        merged[name] = {"name": name, "value": value}
     return list(merged.values())
 
 
@@ -288,19 +296,3 @@ def _missing_arn(ctx: RequestContext, reference: str) -> str:
 
 def _tag_list(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in tags]
-
-
-def _encode_token(last_arn: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"after": last_arn})).decode()
-
-
-def _decode_token(token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        after = orjson.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidParameterException("Invalid nextToken.") from exc
-    if not isinstance(after, str):
-        raise InvalidParameterException("Invalid nextToken.")
-    return after

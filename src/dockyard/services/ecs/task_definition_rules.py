@@ -10,14 +10,10 @@ with the message ECS gives, so clients that match on messages behave as they do 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from dockyard.core.arn import build_arn, parse_arn
 from dockyard.services.ecs.errors import ClientException, InvalidParameterException
@@ -356,24 +352,3 @@ def parse_reference(reference: str, *, region: str, account_id: str) -> TaskDefi
     if not revision.isdigit():
         raise InvalidParameterException(f"Invalid revision number. Number: {revision}")
     return TaskDefinitionRef(family, int(revision))
-
-
-def encode_token(position: Sequence[str | int]) -> str:
-    """An opaque page token for the listing position ``position`` (the last item returned)."""
-    return base64.urlsafe_b64encode(orjson.dumps({"after": list(position)})).decode()
-
-
-def decode_token(token: str | None, shape: tuple[type, ...]) -> list[Any] | None:
-    """The position a token from :func:`encode_token` holds, its items of the types in ``shape``;
-    InvalidParameterException if the token is not one."""
-    if not token:
-        return None
-    try:
-        after: object = orjson.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidParameterException("Invalid nextToken.") from exc
-    if not isinstance(after, list) or len(after) != len(shape):
-        raise InvalidParameterException("Invalid nextToken.")
-    if not all(isinstance(item, kind) for item, kind in zip(after, shape, strict=True)):
-        raise InvalidParameterException("Invalid nextToken.")
-    return after

@@ -19,6 +19,7 @@ from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import task_definition_rules as rules
 from dockyard.services.ecs.errors import ClientException, InvalidParameterException
+from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import tags as tag_store
 from dockyard.store import task_definitions as store
 from dockyard.store.database import Database
@@ -85,7 +86,7 @@ class TaskDefinitionOperations:
     def list_task_definitions(self, ctx: RequestContext, params: Params) -> Result:
         """ARNs in ``status`` (default ACTIVE), by family then revision; ``familyPrefix`` names one family."""
         limit = _page_size(params)
-        after = rules.decode_token(params.get("nextToken"), (str, int))
+        after = decode_token(params.get("nextToken"), (str, int))
         with self._db.read() as tx:
             listed = store.list_task_definitions(
                 tx,
@@ -100,13 +101,13 @@ class TaskDefinitionOperations:
         page = listed[:limit]
         result: Result = {"taskDefinitionArns": [item.arn for item in page]}
         if len(listed) > limit:
-            result["nextToken"] = rules.encode_token((page[-1].family, page[-1].revision))
+            result["nextToken"] = encode_token((page[-1].family, page[-1].revision))
         return result
 
     def list_task_definition_families(self, ctx: RequestContext, params: Params) -> Result:
         """Family names starting with ``familyPrefix``, filtered by ``status`` (default ALL)."""
         limit = _page_size(params)
-        after = rules.decode_token(params.get("nextToken"), (str,))
+        after = decode_token(params.get("nextToken"), (str,))
         with self._db.read() as tx:
             names = store.list_families(
                 tx,
@@ -119,7 +120,7 @@ class TaskDefinitionOperations:
             )
         result: Result = {"families": names[:limit]}
         if len(names) > limit:
-            result["nextToken"] = rules.encode_token((names[limit - 1],))
+            result["nextToken"] = encode_token((names[limit - 1],))
         return result
 
     def deregister_task_definition(self, ctx: RequestContext, params: Params) -> Result:
@@ -227,10 +228,7 @@ def purge_deleted_task_definitions(db: Database, *, requested_before: datetime) 
 
 
 def _page_size(params: Params) -> int:
-    limit: int = params.get("maxResults") or LIST_PAGE_MAX
-    if not 1 <= limit <= LIST_PAGE_MAX:
-        raise InvalidParameterException(f"maxResults must be between 1 and {LIST_PAGE_MAX}.")
-    return limit
+    return page_size(params.get("maxResults"), default=LIST_PAGE_MAX, maximum=LIST_PAGE_MAX)
 
 
 def _tag_list(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

@@ -35,6 +35,7 @@ from dockyard.services.ecs.container_instances import snapshot as instance_snaps
 from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.tag_rules import tag_pairs
+from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
@@ -197,10 +198,8 @@ class TaskOperations:
         return {"tasks": tasks, "failures": failures}
 
     def list_tasks(self, ctx: RequestContext, params: Params) -> Result:
-        limit = params.get("maxResults") or PAGE_MAX
-        if not 1 <= limit <= PAGE_MAX:
-            raise InvalidParameterException(f"maxResults must be between 1 and {PAGE_MAX}.")
-        after = definition_rules.decode_token(params.get("nextToken"), (str,))
+        limit = page_size(params.get("maxResults"), default=PAGE_MAX, maximum=PAGE_MAX)
+        after = decode_token(params.get("nextToken"), (str,))
         with self._db.read() as tx:
             cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
             instance_arn = None
@@ -234,7 +233,7 @@ class TaskOperations:
             )
         result: Result = {"taskArns": arns[:limit]}
         if len(arns) > limit:
-            result["nextToken"] = definition_rules.encode_token((arns[limit - 1],))
+            result["nextToken"] = encode_token((arns[limit - 1],))
         return result
 
     def _saved(

@@ -13,11 +13,11 @@ from botocore.credentials import Credentials
 
 from dockyard.agent.channel import signed_headers, websocket_url
 from dockyard.api.auth.sigv4 import SignedRequest, verify_sigv4
+from dockyard.control.launch.shape import merge_environment
 from dockyard.core import agent_protocol as protocol
 from dockyard.core.errors import InvalidSignatureError
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.payloads import task_payload
-from dockyard.services.ecs.task_rules import merge_environment
 from dockyard.services.ecs.task_state import stop_code_for, task_health, with_health
 from dockyard.store.tasks import TaskRecord
 

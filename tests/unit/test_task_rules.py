@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dockyard.control.launch import shape as launch_shape
 from dockyard.control.scheduler import Constraint, Strategy
 from dockyard.services.ecs import task_rules as rules
 from dockyard.services.ecs.errors import InvalidParameterException
@@ -21,7 +22,7 @@ def body(*containers: dict[str, object], **task: object) -> dict[str, object]:
 
 
 def test_reservation_sums_containers_with_memory_reservation_first() -> None:
-    shape = rules.task_shape(
+    shape = launch_shape.task_shape(
         body(
             {"name": "a", "image": "x", "cpu": 256, "memory": 512},
             {"name": "b", "image": "y", "cpu": 0, "memory": 512, "memoryReservation": 128},
@@ -34,10 +35,11 @@ def test_reservation_sums_containers_with_memory_reservation_first() -> None:
 
 def test_task_level_sizes_and_overrides_win() -> None:
     definition = body({"name": "a", "image": "x", "cpu": 256, "memory": 512}, cpu="1024", memory="2048")
-    assert (rules.task_shape(definition, {}).cpu, rules.task_shape(definition, {}).memory) == (1024, 2048)
-    shape = rules.task_shape(definition, {"cpu": "0.5 vCPU", "memory": "1 GB"})
+    plain = launch_shape.task_shape(definition, {})
+    assert (plain.cpu, plain.memory) == (1024, 2048)
+    shape = launch_shape.task_shape(definition, {"cpu": "0.5 vCPU", "memory": "1 GB"})
     assert (shape.cpu, shape.memory, shape.task_cpu, shape.task_memory) == (512, 1024, "512", "1024")
-    container = rules.task_shape(
+    container = launch_shape.task_shape(
         body({"name": "a", "image": "x", "cpu": 256, "memory": 512}),
         {"containerOverrides": [{"name": "a", "cpu": 100, "memoryReservation": 64, "command": ["sh"]}]},
     )
@@ -47,7 +49,7 @@ def test_task_level_sizes_and_overrides_win() -> None:
 
 def test_override_of_an_unknown_container_is_refused() -> None:
     with pytest.raises(InvalidParameterException, match="ghost is not a container"):
-        rules.task_shape(
+        launch_shape.task_shape(
             body({"name": "a", "image": "x", "memory": 1}), {"containerOverrides": [{"name": "ghost"}]}
         )
 
@@ -63,14 +65,14 @@ def test_host_ports_by_network_mode() -> None:
             ],
         }
     ]
-    assert rules.host_ports(containers, "bridge") == (frozenset({8080}), frozenset({53}))
-    assert rules.host_ports(containers, "host") == (frozenset({80, 81}), frozenset({53}))
-    assert rules.host_ports(containers, "awsvpc") == (frozenset(), frozenset())
+    assert launch_shape.host_ports(containers, "bridge") == (frozenset({8080}), frozenset({53}))
+    assert launch_shape.host_ports(containers, "host") == (frozenset({80, 81}), frozenset({53}))
+    assert launch_shape.host_ports(containers, "awsvpc") == (frozenset(), frozenset())
 
 
 def test_placement_request_joins_constraints_and_strategies() -> None:
-    shape = rules.task_shape(body({"name": "a", "image": "x", "memory": 64}), {})
-    request = rules.placement_request(
+    shape = launch_shape.task_shape(body({"name": "a", "image": "x", "memory": 64}), {})
+    request = launch_shape.placement_request(
         shape,
         count=3,
         group="family:web",
@@ -88,7 +90,7 @@ def test_placement_request_joins_constraints_and_strategies() -> None:
 
 def test_references() -> None:
     arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/web/{'a' * 32}"
-    assert rules.task_arn(REGION, ACCOUNT, "web", "a" * 32) == arn
+    assert launch_shape.task_arn(REGION, ACCOUNT, "web", "a" * 32) == arn
     find = rules.task_id_from_reference
     assert find(arn, region=REGION, account_id=ACCOUNT, cluster="web") == "a" * 32
     assert find("a" * 32, region=REGION, account_id=ACCOUNT, cluster="web") == "a" * 32
@@ -101,9 +103,10 @@ def test_references() -> None:
 
 
 def test_initial_containers_and_view() -> None:
-    shape = rules.task_shape(body({"name": "a", "image": "nginx", "memory": 64, "memoryReservation": 32}), {})
-    arn = rules.task_arn(REGION, ACCOUNT, "web", "c" * 32)
-    containers = rules.initial_containers(
+    definition = body({"name": "a", "image": "nginx", "memory": 64, "memoryReservation": 32})
+    shape = launch_shape.task_shape(definition, {})
+    arn = launch_shape.task_arn(REGION, ACCOUNT, "web", "c" * 32)
+    containers = launch_shape.initial_containers(
         shape, task_arn=arn, container_ids=["id-1"], region=REGION, account_id=ACCOUNT, cluster="web"
     )
     assert containers == [
@@ -152,6 +155,6 @@ def test_initial_containers_and_view() -> None:
     assert "tags" not in view and "stoppedReason" not in view and "startedBy" not in view
     assert view["group"] == "family:web" and view["healthStatus"] == "UNKNOWN"
     assert rules.task_view(record, [("k", "v")])["tags"] == [{"key": "k", "value": "v"}]
-    assert rules.task_attributes({"ecs.cpu-architecture": "arm64"}) == [
+    assert launch_shape.task_attributes({"ecs.cpu-architecture": "arm64"}) == [
         {"name": "ecs.cpu-architecture", "value": "arm64"}
     ]

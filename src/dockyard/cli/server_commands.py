@@ -17,13 +17,14 @@ from collections.abc import Callable
 
 import uvicorn
 
-from dockyard.api.app import Runtime, create_app, open_runtime
 from dockyard.api.connections import ConnectionLimits, uvicorn_options
 from dockyard.api.observability import configure_logging
 from dockyard.cli.banner import AgentStatus, up_banner
 from dockyard.cli.local_agent import LocalAgent, agent_endpoint, docker_reachable, docker_socket
 from dockyard.core.clock import system_clock
 from dockyard.core.settings import ServerSettings, load_settings
+from dockyard.server.compose import create_app
+from dockyard.server.runtime import Runtime, open_runtime
 from dockyard.store.credentials import CredentialStore
 
 GRACEFUL_SHUTDOWN_S = 10

@@ -99,6 +99,12 @@ class InvalidParameterError(ApiError):
     code = "InvalidParameterException"
 
 
+class ClientError(ApiError):
+    """The request cannot be served as asked (ECS's and EKS's catch-all ``ClientException``)."""
+
+    code = "ClientException"
+
+
 class LimitExceededError(ApiError):
     """A quota would be exceeded."""
 

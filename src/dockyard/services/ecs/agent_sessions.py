@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dockyard.control.changes import ChangeFeed, ClusterRef
 from dockyard.core.agent_protocol import TaskPayload
 from dockyard.core.arn import parse_arn
 from dockyard.services.ecs import naming
@@ -48,6 +49,10 @@ class SessionTarget:
     cluster_arn: str
     instance_arn: str
 
+    @property
+    def cluster(self) -> ClusterRef:
+        return ClusterRef(self.account_id, self.region, self.cluster_arn.rsplit("/", 1)[-1])
+
 
 @dataclass(frozen=True, slots=True)
 class DesiredTask:
@@ -58,8 +63,9 @@ class DesiredTask:
 
 
 class AgentSessions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changes: ChangeFeed | None = None) -> None:
         self._db = db
+        self._changes = changes or ChangeFeed()
         self._definitions: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     def mark_all_disconnected(self) -> int:
@@ -88,6 +94,7 @@ class AgentSessions:
             instance_store.set_agent_connection(
                 tx, target.account_id, target.instance_arn, connected=connected, seen_at=now
             )
+        self._changes.instances_changed(target.cluster)
 
     def seen(self, target: SessionTarget, now: datetime) -> None:
         """The agent answered a heartbeat: refresh ``agent_last_seen_at``."""
@@ -139,7 +146,7 @@ class AgentSessions:
     ) -> int:
         """Apply ``PublishHealthRequest.tasks`` (``[{taskArn, containers: [{containerName,
         healthStatus}]}]``) to the instance's tasks; others are ignored. How many tasks changed."""
-        changed = 0
+        groups: list[str | None] = []
         with self._db.write() as tx:
             for report in reports:
                 arn = report.get("taskArn")
@@ -161,8 +168,10 @@ class AgentSessions:
                 updated = with_health(record, body.get("containerDefinitions") or [], statuses, now)
                 if updated is not None:
                     task_store.save_task(tx, updated)
-                    changed += 1
-        return changed
+                    groups.append(record.group)
+        if groups:
+            self._changes.tasks_changed(target.cluster, groups)
+        return len(groups)
 
     def _definition(self, tx: Any, record: TaskRecord) -> dict[str, Any] | None:
         """The body of the task's definition (cached: a revision's body never changes)."""

@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dockyard.control.scheduler import InstanceSnapshot, InstanceStatus, parse_query
+from dockyard.control.changes import ChangeFeed, ClusterRef
+from dockyard.control.launch.placing import instance_snapshot
+from dockyard.control.scheduler import InstanceSnapshot, parse_query
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import container_instance_rules as rules
@@ -48,6 +50,7 @@ class ContainerInstanceOperations:
 
     _db: Database
     _endpoint_url: str
+    _changes: ChangeFeed
 
     def register_container_instance(self, ctx: RequestContext, params: Params) -> Result:
         resources = rules.parse_total_resources(params.get("totalResources") or [])
@@ -64,6 +67,7 @@ class ContainerInstanceOperations:
             if tags:
                 tag_store.put_tags(tx, ctx.account_id, record.arn, tags)
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
+        self._changes.instances_changed(_ref(cluster))
         return {"containerInstance": container_instance_view(record, stored_tags)}
 
     def describe_container_instances(self, ctx: RequestContext, params: Params) -> Result:
@@ -106,7 +110,7 @@ class ContainerInstanceOperations:
         arns = [
             r.arn
             for r in records
-            if (after is None or r.arn > after[0]) and (query is None or query.matches(snapshot(r)))
+            if (after is None or r.arn > after[0]) and (query is None or query.matches(instance_snapshot(r)))
         ]
         result: Result = {"containerInstanceArns": arns[:limit]}
         if len(arns) > limit:
@@ -125,6 +129,7 @@ class ContainerInstanceOperations:
                     tx, replace(record, status=INACTIVE, agent_connected=False, updated_at=ctx.now)
                 )
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
+        self._changes.instances_changed(_ref(cluster))
         return {"containerInstance": container_instance_view(record, stored_tags)}
 
     def update_container_instances_state(self, ctx: RequestContext, params: Params) -> Result:
@@ -147,6 +152,7 @@ class ContainerInstanceOperations:
                 if record.status != status:
                     record = store.save_instance(tx, replace(record, status=status, updated_at=ctx.now))
                 instances.append(container_instance_view(record, None))
+        self._changes.instances_changed(_ref(cluster))
         return {"containerInstances": instances, "failures": failures}
 
     def put_attributes(self, ctx: RequestContext, params: Params) -> Result:
@@ -221,6 +227,7 @@ class ContainerInstanceOperations:
                     changed = rules.check_custom_limit({**record.attributes, **pairs})
                 if changed != dict(record.attributes):
                     store.save_instance(tx, replace(record, attributes=changed, updated_at=ctx.now))
+        self._changes.instances_changed(_ref(cluster))
         return {"attributes": [{**a, "targetType": rules.TARGET_TYPE} for a in attributes]}
 
 
@@ -252,33 +259,12 @@ def container_instance_view(
     return view
 
 
-def snapshot(record: ContainerInstanceRecord) -> InstanceSnapshot:
-    """The scheduler's view of ``record`` (no tasks yet: no counts or task groups)."""
-    agent_version = record.version_info.get("agentVersion")
-    return InstanceSnapshot(
-        arn=record.arn,
-        instance_id=record.instance_id,
-        status=InstanceStatus(record.status),
-        agent_connected=record.agent_connected,
-        registered_cpu=record.registered_cpu,
-        registered_memory=record.registered_memory,
-        remaining_cpu=record.remaining_cpu,
-        remaining_memory=record.remaining_memory,
-        registered_at=record.registered_at,
-        reserved_ports_tcp=frozenset(record.remaining_ports_tcp),
-        reserved_ports_udp=frozenset(record.remaining_ports_udp),
-        attributes=record.attributes,
-        agent_version=agent_version if isinstance(agent_version, str) else None,
-        ec2_instance_id=record.ec2_instance_id,
-    )
-
-
 def instance_snapshots(
     conn: Connection, account_id: str, region: str, cluster_name: str
 ) -> list[InstanceSnapshot]:
     """The cluster's ACTIVE and DRAINING instances as the scheduler sees them, in ARN order."""
     records = store.list_instances(conn, account_id, region, cluster_name, statuses=store.REGISTERED)
-    return [snapshot(record) for record in records]
+    return [instance_snapshot(record) for record in records]
 
 
 def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool) -> ClusterRecord:
@@ -287,6 +273,10 @@ def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, acti
     if record is None or (active and record.status != cluster_store.ACTIVE):
         raise ClusterNotFoundException()
     return record
+
+
+def _ref(cluster: ClusterRecord) -> ClusterRef:
+    return ClusterRef(cluster.account_id, cluster.region, cluster.name)
 
 
 def _instance_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:

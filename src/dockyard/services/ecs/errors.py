@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dockyard.core.errors import ApiError, ConflictError, InvalidParameterError, NotFoundError
+from dockyard.core.errors import ApiError, ClientError, ConflictError, InvalidParameterError, NotFoundError
 
-
-class ClientException(ApiError):
-    code = "ClientException"
-
-
-class InvalidParameterException(InvalidParameterError):
-    code = "InvalidParameterException"
+# The two codes the launch path (control/launch) raises too, so one class each.
+ClientException = ClientError
+InvalidParameterException = InvalidParameterError
 
 
 class ClusterNotFoundException(NotFoundError):

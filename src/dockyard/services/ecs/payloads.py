@@ -3,7 +3,7 @@
 Pure functions of the stored task, its task definition's body and its tags; no I/O. The payload carries
 everything the agent needs to run the task without asking again (fields in
 :mod:`dockyard.core.agent_protocol`): each container is the definition's ``ContainerDefinition`` with
-RunTask's container overrides applied (:func:`~dockyard.services.ecs.task_rules.apply_override`, the
+RunTask's container overrides applied (:func:`~dockyard.control.launch.shape.apply_override`, the
 same function that shapes the task for placement) — ``command`` replaces, ``environment`` is merged by
 name (the override's value wins, the definition's order is kept, new names follow), ``cpu``, ``memory``
 and ``memoryReservation`` replace — plus the ``containerArn`` the task record gave it.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dockyard.control.launch.shape import apply_override
 from dockyard.core.agent_protocol import TaskPayload
-from dockyard.services.ecs.task_rules import apply_override
 from dockyard.store.tasks import TaskRecord
 
 DEFAULT_NETWORK_MODE = "bridge"

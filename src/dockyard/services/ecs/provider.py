@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from dockyard.control.changes import ChangeFeed
 from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Provider, Result
@@ -68,9 +69,11 @@ class EcsProvider(
         allow_privileged: bool = False,
         endpoint_url: str = "http://127.0.0.1:4566",
         notifier: InstanceNotifier | None = None,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier or InstanceNotifier()
+        self._changes = changes or ChangeFeed()
         self._allow_privileged = allow_privileged
         self._endpoint_url = endpoint_url
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.control.launch.shape import invalid_task_units, parse_task_units
 from dockyard.core.arn import build_arn, parse_arn
 from dockyard.services.ecs.errors import ClientException, InvalidParameterException
 from dockyard.services.ecs.tag_rules import tag_pairs
@@ -28,7 +29,6 @@ EC2, FARGATE = "EC2", "FARGATE"
 _PASSTHROUGH_COMPATIBILITIES = ("EXTERNAL", "MANAGED_INSTANCES")
 _CONTAINER_LIST_DEFAULTS = ("portMappings", "environment", "mountPoints", "volumesFrom", "systemControls")
 _HEALTH_CHECK_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3}
-_UNITS = re.compile(r"(?i)\s*(\d+(?:\.\d+)?|\.\d+)\s*(vcpu|gb)?\s*")
 
 
 def _fargate_memory(low: int, high: int, step: int) -> frozenset[int]:
@@ -67,7 +67,7 @@ def build_task_definition(params: Mapping[str, Any], *, allow_privileged: bool) 
     cpu = parse_task_units(params.get("cpu"), "cpu")
     memory = parse_task_units(params.get("memory"), "memory")
     if cpu is not None and cpu not in EC2_TASK_CPU:
-        raise _invalid_task_units("cpu")
+        raise invalid_task_units("cpu")
     volumes = [_normalized_volume(v) for v in params.get("volumes", [])]
     containers = _checked_containers(params.get("containerDefinitions", []), network_mode)
     _check_resources(containers, cpu, memory)
@@ -108,27 +108,6 @@ def validate_family(family: str) -> str:
     if not NAME_PATTERN.fullmatch(family):
         raise ClientException("Family contains invalid characters.")
     return family
-
-
-def parse_task_units(value: str | None, field: str) -> int | None:
-    """Task-level ``cpu``/``memory``: ``"1024"``, ``"1 vCPU"``/``"0.25 vcpu"`` or ``"2 GB"`` → units/MiB."""
-    if value is None:
-        return None
-    match = _UNITS.fullmatch(value)
-    suffix = (match.group(2) or "").lower() if match else ""
-    if match is None or suffix not in ("", "vcpu" if field == "cpu" else "gb"):
-        raise _invalid_task_units(field)
-    amount = float(match.group(1)) * (1024 if suffix else 1)
-    if amount != int(amount) or amount <= 0:
-        raise _invalid_task_units(field)
-    return int(amount)
-
-
-def _invalid_task_units(field: str) -> ClientException:
-    return ClientException(
-        f"Invalid '{field}' setting for task. For more information, see the Troubleshooting section of "
-        "the Amazon ECS Developer Guide."
-    )
 
 
 # --- containers -------------------------------------------------------------------------------------------

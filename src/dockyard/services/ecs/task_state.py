@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from dockyard.control.changes import ChangeFeed, ClusterRef
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import naming
@@ -48,9 +49,10 @@ _CONTAINER_FIELDS = ("status", "exitCode", "reason", "networkBindings", "runtime
 
 
 class TaskStateOperations:
-    """Mixed into the ECS provider; needs ``_db``."""
+    """Mixed into the ECS provider; needs ``_db`` and ``_changes``."""
 
     _db: Database
+    _changes: ChangeFeed
 
     def submit_task_state_change(self, ctx: RequestContext, params: Params) -> Result:
         status = params.get("status")
@@ -76,6 +78,7 @@ class TaskStateOperations:
                 pull_stopped_at=params.get("pullStoppedAt"),
                 execution_stopped_at=params.get("executionStoppedAt"),
             )
+        self._changes.tasks_changed(_cluster_of(record), [record.group])
         return {"acknowledgment": ACK}
 
     def submit_container_state_change(self, ctx: RequestContext, params: Params) -> Result:
@@ -91,7 +94,12 @@ class TaskStateOperations:
             if name not in {c.get("name") for c in record.containers}:
                 raise InvalidParameterException(f"The task has no container named {name}.")
             store.record_task_state(tx, record.arn, record.last_status, now=ctx.now, containers=[change])
+        self._changes.tasks_changed(_cluster_of(record), [record.group])
         return {"acknowledgment": ACK}
+
+
+def _cluster_of(record: TaskRecord) -> ClusterRef:
+    return ClusterRef(record.account_id, record.region, record.cluster_name)
 
 
 def _reported_task(ctx: RequestContext, tx: Connection, params: Params) -> TaskRecord:

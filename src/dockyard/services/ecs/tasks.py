@@ -1,37 +1,37 @@
 """ECS task operations: RunTask, StartTask, StopTask, DescribeTasks, ListTasks (EC2 launch type).
 
-RunTask is one write transaction: lock the cluster's rows, read its instances as scheduler snapshots,
-run the pure scheduler with an rng seeded from the request id, debit each chosen instance (re-checked in
-the store, so concurrent calls never oversubscribe) and insert the tasks PENDING with desired RUNNING.
-Tasks then wait for their instance's agent, which reports their states through
+RunTask and StartTask are one write transaction each, through the launch path every task takes
+(:mod:`dockyard.control.launch.placing`): lock the cluster's rows, place with the pure scheduler (an rng
+seeded from the request id), debit each chosen instance (re-checked in the store, so concurrent calls never
+oversubscribe) and insert the tasks PENDING with desired RUNNING. Tasks then wait for their instance's
+agent, which reports their states through
 :func:`dockyard.store.tasks.record_task_state`; that also credits the instance back once a task STOPPED.
 
 Only instances whose agent holds a push channel right now (``agent_connected``) take placements; the
 others fail with ``AGENT``. After RunTask, StartTask or StopTask commits, the instances concerned are
 notified (:class:`~dockyard.services.ecs.notifier.InstanceNotifier`) so that their agent sessions push
-the change at once.
+the change at once, and the controllers hear of it (:class:`~dockyard.control.changes.ChangeFeed`).
 """
 
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from dockyard.control.scheduler import ClusterSnapshot, InstanceSnapshot, PlacementFailure, place
-from dockyard.control.scheduler import validate_request as validate_placement
+from dockyard.control.changes import ChangeFeed, ClusterRef
+from dockyard.control.launch import placing as launch
+from dockyard.control.launch.shape import task_arn, task_shape
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import container_instance_rules as instance_rules
 from dockyard.services.ecs import naming
 from dockyard.services.ecs import task_definition_rules as definition_rules
 from dockyard.services.ecs import task_rules as rules
-from dockyard.services.ecs.container_instances import snapshot as instance_snapshot
 from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.tag_rules import tag_pairs
@@ -42,16 +42,15 @@ from dockyard.store import tags as tag_store
 from dockyard.store import task_definitions as definition_store
 from dockyard.store import tasks as store
 from dockyard.store.clusters import ClusterRecord
-from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.database import Database
 from dockyard.store.task_definitions import TaskDefinitionRecord
-from dockyard.store.tasks import PENDING, PROVISIONING, RUNNING, STOPPED, TaskRecord
+from dockyard.store.tasks import RUNNING, STOPPED
 
 PAGE_MAX = 100
 DESCRIBE_MAX = 100
 START_TASK_MAX = 10
 RUN_TASK_MAX = 10
-EC2 = "EC2"
+EC2 = launch.EC2
 DEFAULT_STOP_REASON = "Task stopped by user"
 USER_INITIATED = "UserInitiated"
 TASK_NOT_FOUND = "The referenced task was not found."
@@ -59,89 +58,43 @@ DEFINITION_NOT_FOUND = "TaskDefinition not found."
 
 
 class TaskOperations:
-    """Mixed into the ECS provider; needs ``_db`` and ``_notifier``."""
+    """Mixed into the ECS provider; needs ``_db``, ``_notifier`` and ``_changes``."""
 
     _db: Database
     _notifier: InstanceNotifier
+    _changes: ChangeFeed
 
     def run_task(self, ctx: RequestContext, params: Params) -> Result:
         _check_launch_type(params)
         count = params.get("count") or 1
         if not 1 <= count <= RUN_TASK_MAX:
             raise InvalidParameterException(f"count must be between 1 and {RUN_TASK_MAX}.")
-        tags = tag_pairs(params.get("tags") or [])
-        rng = _placement_rng(ctx)
         with self._db.write() as tx:
             cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
-            definition = _definition(ctx, tx, params["taskDefinition"])
-            shape = rules.task_shape(definition.body, params.get("overrides") or {})
-            request = rules.placement_request(
-                shape,
-                count=count,
-                group=params.get("group") or f"family:{definition.family}",
-                definition_constraints=definition.body.get("placementConstraints") or [],
-                constraints=params.get("placementConstraints") or [],
-                strategies=params.get("placementStrategy") or [],
-            )
-            validate_placement(request)
-            store.lock_cluster(tx, ctx.account_id, ctx.region, cluster.name)
-            instances = _placeable(ctx, tx, cluster)
-            snapshot = ClusterSnapshot(tuple(snap for _, snap in instances.values()))
-            plan = place(snapshot, request, rng, cluster_arn=cluster.arn)
-            tasks, failures = [], [_failure(f) for f in plan.failures]
-            for placement in plan.placements:
-                record = _start(
-                    ctx, tx, cluster, definition, shape, params, instances[placement.instance_arn][0]
-                )
-                if record is None:
-                    failures.append({"arn": placement.instance_arn, "reason": "RESOURCE:CPU"})
-                    continue
-                tasks.append(self._saved(ctx, tx, record, tags))
-        self._notifier.notify(t.get("containerInstanceArn") for t in tasks)
-        return {"tasks": tasks, "failures": _unique(failures)}
+            spec = _launch_spec(ctx, tx, params, with_placement=True)
+            launch.validate(spec, count)
+            launched = launch.launch(tx, cluster, spec, count, now=ctx.now, rng=_placement_rng(ctx))
+        return self._launched(cluster, launched, spec, unique_failures=True)
 
     def start_task(self, ctx: RequestContext, params: Params) -> Result:
         references: Sequence[str] = params["containerInstances"]
         if not 1 <= len(references) <= START_TASK_MAX:
             raise InvalidParameterException(f"containerInstances must have 1 to {START_TASK_MAX} elements.")
-        tags = tag_pairs(params.get("tags") or [])
-        rng = _placement_rng(ctx)
-        tasks: list[dict[str, Any]] = []
-        failures: list[dict[str, str]] = []
         with self._db.write() as tx:
             cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
-            definition = _definition(ctx, tx, params["taskDefinition"])
-            shape = rules.task_shape(definition.body, params.get("overrides") or {})
-            request = rules.placement_request(
-                shape,
-                count=1,
-                group=params.get("group") or f"family:{definition.family}",
-                definition_constraints=definition.body.get("placementConstraints") or [],
-                constraints=[],
-                strategies=[],
-            )
-            validate_placement(request)
-            store.lock_cluster(tx, ctx.account_id, ctx.region, cluster.name)
-            for reference in references:
-                instance_id = instance_rules.instance_id_from_reference(
-                    reference, region=ctx.region, account_id=ctx.account_id, cluster=cluster.name
+            spec = _launch_spec(ctx, tx, params, with_placement=False)
+            launch.validate(spec, 1)
+            targets = [
+                (
+                    reference,
+                    instance_rules.instance_id_from_reference(
+                        reference, region=ctx.region, account_id=ctx.account_id, cluster=cluster.name
+                    ),
                 )
-                instances = _placeable(ctx, tx, cluster)
-                found = next((v for v in instances.values() if v[0].instance_id == instance_id), None)
-                if found is None:
-                    failures.append({"arn": reference, "reason": "MISSING"})
-                    continue
-                plan = place(ClusterSnapshot((found[1],)), request, rng, cluster_arn=cluster.arn)
-                if not plan.placements:
-                    failures.extend(_failure(f) for f in plan.failures)
-                    continue
-                record = _start(ctx, tx, cluster, definition, shape, params, found[0])
-                if record is None:
-                    failures.append({"arn": found[0].arn, "reason": "RESOURCE:CPU"})
-                    continue
-                tasks.append(self._saved(ctx, tx, record, tags))
-        self._notifier.notify(t.get("containerInstanceArn") for t in tasks)
-        return {"tasks": tasks, "failures": failures}
+                for reference in references
+            ]
+            launched = launch.launch_on(tx, cluster, spec, targets, now=ctx.now, rng=_placement_rng(ctx))
+        return self._launched(cluster, launched, spec, unique_failures=False)
 
     def stop_task(self, ctx: RequestContext, params: Params) -> Result:
         changed = False
@@ -170,6 +123,7 @@ class TaskOperations:
                 changed = True
         if changed:
             self._notifier.notify([record.container_instance_arn])
+            self._changes.tasks_changed(_ref(cluster), [record.group])
         return {"task": rules.task_view(record, None)}
 
     def describe_tasks(self, ctx: RequestContext, params: Params) -> Result:
@@ -191,7 +145,7 @@ class TaskOperations:
             record = found.get(task_id) if task_id else None
             if record is None:
                 arn = reference if reference.startswith("arn:") else None
-                missing = arn or rules.task_arn(ctx.region, ctx.account_id, cluster.name, reference)
+                missing = arn or task_arn(ctx.region, ctx.account_id, cluster.name, reference)
                 failures.append({"arn": missing, "reason": "MISSING"})
             else:
                 tasks.append(rules.task_view(record, tags.get(record.arn, []) if include_tags else None))
@@ -236,12 +190,23 @@ class TaskOperations:
             result["nextToken"] = encode_token((arns[limit - 1],))
         return result
 
-    def _saved(
-        self, ctx: RequestContext, tx: Connection, record: TaskRecord, tags: Sequence[tuple[str, str]]
-    ) -> dict[str, Any]:
-        if tags:
-            tag_store.put_tags(tx, ctx.account_id, record.arn, tags)
-        return rules.task_view(record, list(tags) if tags else None)
+    def _launched(
+        self,
+        cluster: ClusterRecord,
+        launched: launch.Launched,
+        spec: launch.LaunchSpec,
+        *,
+        unique_failures: bool,
+    ) -> Result:
+        """After the launch committed: wake the agents and controllers; the RunTask/StartTask result."""
+        self._notifier.notify(launched.instance_arns)
+        self._changes.tasks_changed(_ref(cluster), [spec.group])
+        tags = list(spec.tags) if spec.tags else None
+        failures = [{"arn": f.arn, "reason": f.reason} for f in launched.failures]
+        return {
+            "tasks": [rules.task_view(record, tags) for record in launched.tasks],
+            "failures": _unique(failures) if unique_failures else failures,
+        }
 
 
 def purge_stopped_tasks(db: Database, *, stopped_before: datetime) -> int:
@@ -257,6 +222,29 @@ def _placement_rng(ctx: RequestContext) -> random.Random:
     """The scheduler's random source, seeded by the request id: a placement is repeatable from its
     inputs. It only breaks ties between instances; nothing secret depends on it."""
     return random.Random(ctx.request_id)  # noqa: S311
+
+
+def _launch_spec(
+    ctx: RequestContext, tx: Connection, params: Params, *, with_placement: bool
+) -> launch.LaunchSpec:
+    """What RunTask/StartTask asked for: the definition, shaped by the overrides, its group and tags, and
+    (RunTask) the call's placement constraints and strategies."""
+    definition = _definition(ctx, tx, params["taskDefinition"])
+    overrides = params.get("overrides") or {}
+    return launch.LaunchSpec(
+        definition=definition,
+        shape=task_shape(definition.body, overrides),
+        group=params.get("group") or f"family:{definition.family}",
+        started_by=params.get("startedBy") or None,
+        overrides=overrides,
+        constraints=(params.get("placementConstraints") or []) if with_placement else (),
+        strategies=(params.get("placementStrategy") or []) if with_placement else (),
+        tags=tag_pairs(params.get("tags") or []),
+    )
+
+
+def _ref(cluster: ClusterRecord) -> ClusterRef:
+    return ClusterRef(cluster.account_id, cluster.region, cluster.name)
 
 
 def _check_launch_type(params: Params) -> None:
@@ -292,105 +280,10 @@ def _definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefi
     return record
 
 
-def _placeable(
-    ctx: RequestContext, tx: Connection, cluster: ClusterRecord
-) -> dict[str, tuple[ContainerInstanceRecord, InstanceSnapshot]]:
-    """The cluster's registered instances with their scheduler snapshots, task counts and groups (an
-    instance whose agent is not connected is among them, for the scheduler to fail it with ``AGENT``)."""
-    records = instance_store.list_instances(
-        tx, ctx.account_id, ctx.region, cluster.name, statuses=instance_store.REGISTERED
-    )
-    counts = store.count_by_instance(tx, ctx.account_id, [r.arn for r in records])
-    groups = store.groups_by_instance(tx, ctx.account_id, ctx.region, cluster.name)
-    placeable: dict[str, tuple[ContainerInstanceRecord, InstanceSnapshot]] = {}
-    for record in records:
-        count = counts.get(record.arn, store.TaskCounts())
-        snap = replace(
-            instance_snapshot(record),
-            running_tasks_count=count.running,
-            pending_tasks_count=count.pending,
-            task_groups=groups.get(record.arn, {}),
-        )
-        placeable[record.arn] = (record, snap)
-    return placeable
-
-
-def _start(
-    ctx: RequestContext,
-    tx: Connection,
-    cluster: ClusterRecord,
-    definition: TaskDefinitionRecord,
-    shape: rules.TaskShape,
-    params: Params,
-    instance: ContainerInstanceRecord,
-) -> TaskRecord | None:
-    """Debit ``instance`` and insert one task on it; None if the instance can no longer take it."""
-    debited = store.debit_instance(
-        tx,
-        ctx.account_id,
-        instance.arn,
-        cpu=shape.cpu,
-        memory=shape.memory,
-        ports_tcp=shape.host_ports_tcp,
-        ports_udp=shape.host_ports_udp,
-        now=ctx.now,
-    )
-    if not debited:
-        return None
-    task_id = uuid.uuid4().hex
-    arn = rules.task_arn(ctx.region, ctx.account_id, cluster.name, task_id)
-    awsvpc = definition.body.get("networkMode") == "awsvpc"
-    record = TaskRecord(
-        account_id=ctx.account_id,
-        region=ctx.region,
-        cluster_name=cluster.name,
-        task_id=task_id,
-        arn=arn,
-        cluster_arn=cluster.arn,
-        task_definition_arn=definition.arn,
-        family=definition.family,
-        container_instance_arn=instance.arn,
-        last_status=PROVISIONING if awsvpc else PENDING,
-        desired_status=RUNNING,
-        launch_type=EC2,
-        group=params.get("group") or f"family:{definition.family}",
-        started_by=params.get("startedBy") or None,
-        cpu=shape.task_cpu,
-        memory=shape.task_memory,
-        reserved_cpu=shape.cpu,
-        reserved_memory=shape.memory,
-        reserved_ports_tcp=tuple(sorted(shape.host_ports_tcp)),
-        reserved_ports_udp=tuple(sorted(shape.host_ports_udp)),
-        overrides=_stored_overrides(params.get("overrides") or {}),
-        containers=rules.initial_containers(
-            shape,
-            task_arn=arn,
-            container_ids=[str(uuid.uuid4()) for _ in shape.containers],
-            region=ctx.region,
-            account_id=ctx.account_id,
-            cluster=cluster.name,
-        ),
-        attributes=rules.task_attributes(instance.attributes),
-        availability_zone=instance.attributes.get("ecs.availability-zone"),
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    store.insert_task(tx, record)
-    return record
-
-
-def _stored_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    return {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **overrides}
-
-
 def _task_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:
     return rules.task_id_from_reference(
         reference, region=ctx.region, account_id=ctx.account_id, cluster=cluster.name
     )
-
-
-def _failure(failure: PlacementFailure) -> dict[str, str]:
-    return {"arn": failure.arn, "reason": failure.reason}
 
 
 def _unique(failures: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -1,0 +1,271 @@
+"""Place and record tasks, inside the caller's write transaction.
+
+```
+launch(tx, cluster, spec, count)                      launch_on(tx, cluster, spec, instance ids)
+   │ lock the cluster's task rows (concurrent launches serialize here)
+   │ read its registered instances as scheduler snapshots, with task counts and groups
+   │ place (pure scheduler)                            │ place one copy on each named instance
+   ▼                                                   ▼
+for each placement: debit the instance (re-checked in the store: never oversubscribed), insert the task
+PENDING (PROVISIONING for awsvpc) with desired RUNNING, attach its tags
+```
+
+The caller commits, then wakes the instances' agents (``Launched.instance_arns``) and the controllers.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from dockyard.control.launch.shape import (
+    TaskShape,
+    initial_containers,
+    placement_request,
+    task_arn,
+    task_attributes,
+)
+from dockyard.control.scheduler import (
+    ClusterSnapshot,
+    InstanceSnapshot,
+    InstanceStatus,
+    TaskRequest,
+    place,
+)
+from dockyard.control.scheduler import validate_request as validate_placement
+from dockyard.store import container_instances as instance_store
+from dockyard.store import tags as tag_store
+from dockyard.store import tasks as task_store
+from dockyard.store.clusters import ClusterRecord
+from dockyard.store.container_instances import ContainerInstanceRecord
+from dockyard.store.task_definitions import TaskDefinitionRecord
+from dockyard.store.tasks import PENDING, PROVISIONING, RUNNING, TaskRecord
+
+EC2 = "EC2"
+MISSING = "MISSING"
+RESOURCE_CPU = "RESOURCE:CPU"  # the instance could no longer take the task when it was debited
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSpec:
+    """What to launch: a definition's task as shaped by the overrides, and how to tag and place it."""
+
+    definition: TaskDefinitionRecord
+    shape: TaskShape
+    group: str
+    started_by: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    constraints: Sequence[Mapping[str, Any]] = ()  # the caller's; the definition's are added
+    strategies: Sequence[Mapping[str, Any]] = ()
+    tags: Sequence[tuple[str, str]] = ()
+
+    def request(self, count: int) -> TaskRequest:
+        return placement_request(
+            self.shape,
+            count=count,
+            group=self.group,
+            definition_constraints=self.definition.body.get("placementConstraints") or [],
+            constraints=self.constraints,
+            strategies=self.strategies,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    arn: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Launched:
+    tasks: list[TaskRecord] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def instance_arns(self) -> list[str | None]:
+        return [t.container_instance_arn for t in self.tasks]
+
+
+@dataclass(frozen=True, slots=True)
+class Placeable:
+    record: ContainerInstanceRecord
+    snapshot: InstanceSnapshot
+
+
+def validate(spec: LaunchSpec, count: int) -> None:
+    """The scheduler's checks of the request (constraints and strategies well-formed); before any lock."""
+    validate_placement(spec.request(count))
+
+
+def launch(
+    tx: Connection, cluster: ClusterRecord, spec: LaunchSpec, count: int, *, now: datetime, rng: random.Random
+) -> Launched:
+    """Place ``count`` copies of ``spec`` on the cluster's instances and record them."""
+    task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
+    instances = placeable(tx, cluster)
+    snapshot = ClusterSnapshot(tuple(p.snapshot for p in instances.values()))
+    plan = place(snapshot, spec.request(count), rng, cluster_arn=cluster.arn)
+    launched = Launched(failures=[Failure(f.arn, f.reason) for f in plan.failures])
+    for placement in plan.placements:
+        _record_on(tx, cluster, spec, instances[placement.instance_arn].record, now, launched)
+    return launched
+
+
+def launch_on(
+    tx: Connection,
+    cluster: ClusterRecord,
+    spec: LaunchSpec,
+    targets: Sequence[tuple[str, str | None]],
+    *,
+    now: datetime,
+    rng: random.Random,
+) -> Launched:
+    """One copy of ``spec`` on each named instance (``(reference, instance id or None)``), as StartTask
+    does: the scheduler's filters still apply; a reference naming no registered instance is MISSING."""
+    task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
+    request = spec.request(1)
+    launched = Launched()
+    for reference, instance_id in targets:
+        instances = placeable(tx, cluster)  # re-read: the previous target's debit counts
+        found = next((p for p in instances.values() if p.record.instance_id == instance_id), None)
+        if found is None:
+            launched.failures.append(Failure(reference, MISSING))
+            continue
+        plan = place(ClusterSnapshot((found.snapshot,)), request, rng, cluster_arn=cluster.arn)
+        if not plan.placements:
+            launched.failures.extend(Failure(f.arn, f.reason) for f in plan.failures)
+            continue
+        _record_on(tx, cluster, spec, found.record, now, launched)
+    return launched
+
+
+def placeable(tx: Connection, cluster: ClusterRecord) -> dict[str, Placeable]:
+    """The cluster's registered instances with their scheduler snapshots, task counts and groups, by ARN
+    (an instance whose agent is not connected is among them, for the scheduler to fail it with AGENT)."""
+    records = instance_store.list_instances(
+        tx, cluster.account_id, cluster.region, cluster.name, statuses=instance_store.REGISTERED
+    )
+    counts = task_store.count_by_instance(tx, cluster.account_id, [r.arn for r in records])
+    groups = task_store.groups_by_instance(tx, cluster.account_id, cluster.region, cluster.name)
+    found: dict[str, Placeable] = {}
+    for record in records:
+        count = counts.get(record.arn, task_store.TaskCounts())
+        snap = replace(
+            instance_snapshot(record),
+            running_tasks_count=count.running,
+            pending_tasks_count=count.pending,
+            task_groups=groups.get(record.arn, {}),
+        )
+        found[record.arn] = Placeable(record, snap)
+    return found
+
+
+def instance_snapshot(record: ContainerInstanceRecord) -> InstanceSnapshot:
+    """The scheduler's view of ``record`` (no tasks yet: no counts or task groups)."""
+    agent_version = record.version_info.get("agentVersion")
+    return InstanceSnapshot(
+        arn=record.arn,
+        instance_id=record.instance_id,
+        status=InstanceStatus(record.status),
+        agent_connected=record.agent_connected,
+        registered_cpu=record.registered_cpu,
+        registered_memory=record.registered_memory,
+        remaining_cpu=record.remaining_cpu,
+        remaining_memory=record.remaining_memory,
+        registered_at=record.registered_at,
+        reserved_ports_tcp=frozenset(record.remaining_ports_tcp),
+        reserved_ports_udp=frozenset(record.remaining_ports_udp),
+        attributes=record.attributes,
+        agent_version=agent_version if isinstance(agent_version, str) else None,
+        ec2_instance_id=record.ec2_instance_id,
+    )
+
+
+def stored_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return {"containerOverrides": [], "inferenceAcceleratorOverrides": [], **overrides}
+
+
+def _record_on(
+    tx: Connection,
+    cluster: ClusterRecord,
+    spec: LaunchSpec,
+    instance: ContainerInstanceRecord,
+    now: datetime,
+    launched: Launched,
+) -> None:
+    record = _start(tx, cluster, spec, instance, now)
+    if record is None:
+        launched.failures.append(Failure(instance.arn, RESOURCE_CPU))
+        return
+    if spec.tags:
+        tag_store.put_tags(tx, cluster.account_id, record.arn, spec.tags)
+    launched.tasks.append(record)
+
+
+def _start(
+    tx: Connection,
+    cluster: ClusterRecord,
+    spec: LaunchSpec,
+    instance: ContainerInstanceRecord,
+    now: datetime,
+) -> TaskRecord | None:
+    """Debit ``instance`` and insert one task on it; None if the instance can no longer take it."""
+    shape, definition = spec.shape, spec.definition
+    debited = task_store.debit_instance(
+        tx,
+        cluster.account_id,
+        instance.arn,
+        cpu=shape.cpu,
+        memory=shape.memory,
+        ports_tcp=shape.host_ports_tcp,
+        ports_udp=shape.host_ports_udp,
+        now=now,
+    )
+    if not debited:
+        return None
+    task_id = uuid.uuid4().hex
+    arn = task_arn(cluster.region, cluster.account_id, cluster.name, task_id)
+    awsvpc = definition.body.get("networkMode") == "awsvpc"
+    record = TaskRecord(
+        account_id=cluster.account_id,
+        region=cluster.region,
+        cluster_name=cluster.name,
+        task_id=task_id,
+        arn=arn,
+        cluster_arn=cluster.arn,
+        task_definition_arn=definition.arn,
+        family=definition.family,
+        container_instance_arn=instance.arn,
+        last_status=PROVISIONING if awsvpc else PENDING,
+        desired_status=RUNNING,
+        launch_type=EC2,
+        group=spec.group,
+        started_by=spec.started_by,
+        cpu=shape.task_cpu,
+        memory=shape.task_memory,
+        reserved_cpu=shape.cpu,
+        reserved_memory=shape.memory,
+        reserved_ports_tcp=tuple(sorted(shape.host_ports_tcp)),
+        reserved_ports_udp=tuple(sorted(shape.host_ports_udp)),
+        overrides=stored_overrides(spec.overrides),
+        containers=initial_containers(
+            shape,
+            task_arn=arn,
+            container_ids=[str(uuid.uuid4()) for _ in shape.containers],
+            region=cluster.region,
+            account_id=cluster.account_id,
+            cluster=cluster.name,
+        ),
+        attributes=task_attributes(instance.attributes),
+        availability_zone=instance.attributes.get("ecs.availability-zone"),
+        created_at=now,
+        updated_at=now,
+    )
+    task_store.insert_task(tx, record)
+    return record

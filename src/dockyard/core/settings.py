@@ -59,6 +59,13 @@ class ServerSettings:
     """How long a STOPPED task stays describable (ECS keeps them for at least an hour); the maintenance
     pass removes older ones."""
 
+    service_healthy_after_s: float = 40.0
+    """Seconds after RUNNING at which a service task without a container health check counts as healthy
+    for minimumHealthyPercent and deployment completion (ECS: 40). Tests shorten it."""
+
+    service_resync_s: float = 30.0
+    """How often the service controller looks at every service even without a change."""
+
     max_uploads_per_repository: int = 256
     """Blob upload sessions one repository may hold open; at the cap, sessions older than ten minutes
     make room (oldest first), else new ones are refused (TOOMANYREQUESTS, LimitExceededException)."""
@@ -116,6 +123,8 @@ _CONVERTERS: dict[str, Any] = {
     "header_timeout_s": float,
     "idle_timeout_s": float,
     "max_connections_per_client": int,
+    "service_healthy_after_s": float,
+    "service_resync_s": float,
     "max_uploads_per_repository": int,
     "maintenance_interval_s": float,
     "agent_heartbeat_interval_s": float,

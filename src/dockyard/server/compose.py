@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -17,7 +18,8 @@ from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
-from dockyard.control.controllers.runner import ControllerRunner
+from dockyard.control.controllers.runner import ControllerLoop, ControllerRunner
+from dockyard.control.controllers.services import ServiceController
 from dockyard.core.clock import Clock, system_clock
 from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.server.maintenance import maintain
@@ -93,7 +95,16 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         regions=catalog.regions | {settings.default_region},
         heartbeat_interval_s=settings.agent_heartbeat_interval_s,
     )
-    controllers = ControllerRunner()
+    services = ServiceController(
+        runtime.db,
+        clock=clock,
+        wake_instances=notifier.notify,
+        healthy_after_s=settings.service_healthy_after_s,
+        resync_period_s=settings.service_resync_s,
+    )
+    service_loop: ControllerLoop[Any] = ControllerLoop(services, workers=1)
+    changes.subscribe(services.watch(service_loop.queue))
+    controllers = ControllerRunner([service_loop])
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

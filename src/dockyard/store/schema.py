@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -329,4 +330,33 @@ ecs_tasks = Table(
     Column("stopped_at", UtcDateTime(), nullable=True),
     Column("execution_stopped_at", UtcDateTime(), nullable=True),
     UniqueConstraint("account_id", "region", "cluster_name", "task_id", name="uq_ecs_tasks_id"),
+    # A service's tasks are read by their group ("service:<name>") on every controller sync.
+    Index("ix_ecs_tasks_group", "account_id", "region", "cluster_name", "task_group"),
+)
+
+
+ecs_services = Table(
+    "ecs_services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster_name", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("cluster_arn", String(2048), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("launch_type", String(24), nullable=True),
+    Column("scheduling_strategy", String(24), nullable=False),
+    Column("desired_count", Integer, nullable=False),
+    Column("task_definition_arn", String(2048), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("deployments", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("scheduler_state", Text, nullable=False),
+    Column("created_by", String(2048), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("account_id", "region", "cluster_name", "name", name="uq_ecs_services_name"),
 )

@@ -155,6 +155,35 @@ def list_instance_tasks(conn: Connection, account_id: str, instance_arn: str) ->
     return [_to_record(row._mapping) for row in conn.execute(query)]
 
 
+def list_group_tasks(
+    conn: Connection,
+    account_id: str,
+    region: str,
+    cluster_name: str,
+    group: str,
+    *,
+    stopped_since: datetime | None = None,
+) -> list[TaskRecord]:
+    """The tasks of ``group`` that are not STOPPED, plus (when ``stopped_since`` is given) those that
+    stopped since then, in creation order."""
+    live = table.c.last_status != STOPPED
+    condition: ColumnElement[bool] = live
+    if stopped_since is not None:
+        condition = live | (table.c.stopped_at >= stopped_since)
+    query = (
+        select(table)
+        .where(
+            table.c.account_id == account_id,
+            table.c.region == region,
+            table.c.cluster_name == cluster_name,
+            table.c.task_group == group,
+            condition,
+        )
+        .order_by(table.c.created_at, table.c.id)
+    )
+    return [_to_record(row._mapping) for row in conn.execute(query)]
+
+
 def list_task_arns(
     conn: Connection,
     account_id: str,
@@ -166,6 +195,7 @@ def list_task_arns(
     family: str | None = None,
     started_by: str | None = None,
     launch_type: str | None = None,
+    group: str | None = None,
     after: str | None = None,
     limit: int,
 ) -> list[str]:
@@ -182,6 +212,8 @@ def list_task_arns(
         query = query.where(table.c.started_by == started_by)
     if launch_type is not None:
         query = query.where(table.c.launch_type == launch_type)
+    if group is not None:
+        query = query.where(table.c.task_group == group)
     if after is not None:
         query = query.where(table.c.arn > after)
     return [str(arn) for (arn,) in conn.execute(query.order_by(table.c.arn).limit(limit))]

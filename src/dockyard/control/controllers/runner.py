@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Hashable, Iterable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from dockyard.control.controllers.queue import ShutDown, WorkQueue
 
@@ -115,10 +115,10 @@ class ControllerLoop(Generic[K]):
 class ControllerRunner:
     """Starts and stops a set of controller loops together."""
 
-    def __init__(self, loops: Iterable[ControllerLoop[object]] = ()) -> None:
+    def __init__(self, loops: Iterable[ControllerLoop[Any]] = ()) -> None:
         self._loops = list(loops)
 
-    def add(self, loop: ControllerLoop[object]) -> None:
+    def add(self, loop: ControllerLoop[Any]) -> None:
         self._loops.append(loop)
 
     def start(self) -> None:

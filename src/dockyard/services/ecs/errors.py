@@ -38,3 +38,11 @@ class AttributeLimitExceededException(ApiError):
 
 class TargetNotFoundException(NotFoundError):
     code = "TargetNotFoundException"
+
+
+class ServiceNotFoundException(NotFoundError):
+    code = "ServiceNotFoundException"
+
+
+class ServiceNotActiveException(ApiError):
+    code = "ServiceNotActiveException"

@@ -20,10 +20,12 @@ from dockyard.services.ecs import naming
 from dockyard.services.ecs.container_instances import ContainerInstanceOperations
 from dockyard.services.ecs.errors import (
     ClusterContainsContainerInstancesException,
+    ClusterContainsServicesException,
     ClusterNotFoundException,
     InvalidParameterException,
 )
 from dockyard.services.ecs.notifier import InstanceNotifier
+from dockyard.services.ecs.services import ServiceOperations
 from dockyard.services.ecs.tag_rules import MAX_TAGS, tag_pairs
 from dockyard.services.ecs.task_definitions import TaskDefinitionOperations
 from dockyard.services.ecs.task_state import TaskStateOperations
@@ -31,6 +33,7 @@ from dockyard.services.ecs.tasks import TaskOperations
 from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
+from dockyard.store import services as service_store
 from dockyard.store import tags as tag_store
 from dockyard.store import tasks as task_store
 from dockyard.store.clusters import ACTIVE, INACTIVE, ClusterRecord
@@ -42,7 +45,12 @@ DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
 class EcsProvider(
-    TaskDefinitionOperations, ContainerInstanceOperations, TaskOperations, TaskStateOperations, Provider
+    TaskDefinitionOperations,
+    ContainerInstanceOperations,
+    TaskOperations,
+    TaskStateOperations,
+    ServiceOperations,
+    Provider,
 ):
     service_name = "ecs"
     # Not ListContainerInstances: its filter runs a user's expression over every instance, work whose
@@ -59,6 +67,8 @@ class EcsProvider(
             "ListAttributes",
             "DescribeTasks",
             "ListTasks",
+            "DescribeServices",
+            "ListServices",
         }
     )
 
@@ -128,6 +138,9 @@ class EcsProvider(
             )
             arns = [s.record.arn for s in found.values()] if "TAGS" in include else []
             tags = tag_store.list_tags_of_many(tx, ctx.account_id, arns)
+            services = service_store.count_live_by_cluster(
+                tx, ctx.account_id, ctx.region, list(found), statuses=(service_store.ACTIVE,)
+            )
         result: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         for reference, name in names.items():
@@ -140,6 +153,7 @@ class EcsProvider(
             view = _cluster_view(
                 record, tags.get(record.arn, []), include, summary.registered_instances, tasks
             )
+            view["activeServicesCount"] = services.get(record.name, 0)
             result.append(view)
         return {"clusters": result, "failures": failures}
 
@@ -166,6 +180,10 @@ class EcsProvider(
             if _instance_count(tx, record):
                 raise ClusterContainsContainerInstancesException(
                     "The Cluster cannot be deleted while Container Instances are active or draining."
+                )
+            if service_store.count_live_by_cluster(tx, ctx.account_id, ctx.region, [record.name]):
+                raise ClusterContainsServicesException(
+                    "The Cluster cannot be deleted while Services are active."
                 )
             deleted = cluster_store.save_cluster(tx, _with_status(record, INACTIVE, ctx))
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
@@ -209,6 +227,8 @@ class EcsProvider(
             return self._existing_task_definition_arn(ctx, tx, resource_arn)
         if arn.resource_type == "container-instance":
             return self._existing_container_instance_arn(ctx, tx, resource_arn)
+        if arn.resource_type == "service":
+            return self._existing_service_arn(ctx, tx, resource_arn)
         if arn.resource_type != "cluster":
             raise InvalidParameterException(
                 f"Tagging is not supported for this resource type: {resource_arn}"

@@ -43,6 +43,7 @@ from dockyard.store import task_definitions as definition_store
 from dockyard.store import tasks as store
 from dockyard.store.clusters import ClusterRecord
 from dockyard.store.database import Database
+from dockyard.store.services import service_group
 from dockyard.store.task_definitions import TaskDefinitionRecord
 from dockyard.store.tasks import RUNNING, STOPPED
 
@@ -70,7 +71,7 @@ class TaskOperations:
         if not 1 <= count <= RUN_TASK_MAX:
             raise InvalidParameterException(f"count must be between 1 and {RUN_TASK_MAX}.")
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
             spec = _launch_spec(ctx, tx, params, with_placement=True)
             launch.validate(spec, count)
             launched = launch.launch(tx, cluster, spec, count, now=ctx.now, rng=_placement_rng(ctx))
@@ -81,7 +82,7 @@ class TaskOperations:
         if not 1 <= len(references) <= START_TASK_MAX:
             raise InvalidParameterException(f"containerInstances must have 1 to {START_TASK_MAX} elements.")
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
             spec = _launch_spec(ctx, tx, params, with_placement=False)
             launch.validate(spec, 1)
             targets = [
@@ -99,7 +100,7 @@ class TaskOperations:
     def stop_task(self, ctx: RequestContext, params: Params) -> Result:
         changed = False
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             task_id = _task_id(ctx, cluster, params["task"])
             record = (
                 store.find_task(tx, ctx.account_id, ctx.region, cluster.name, task_id, lock=True)
@@ -134,7 +135,7 @@ class TaskOperations:
             )
         include_tags = "TAGS" in (params.get("include") or [])
         with self._db.read() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             ids = {ref: _task_id(ctx, cluster, ref) for ref in references}
             found = store.find_tasks(tx, ctx.account_id, ctx.region, cluster.name, filter(None, ids.values()))
             arns = [r.arn for r in found.values()] if include_tags else []
@@ -155,7 +156,7 @@ class TaskOperations:
         limit = page_size(params.get("maxResults"), default=PAGE_MAX, maximum=PAGE_MAX)
         after = decode_token(params.get("nextToken"), (str,))
         with self._db.read() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             instance_arn = None
             if params.get("containerInstance"):
                 instance_id = instance_rules.instance_id_from_reference(
@@ -182,6 +183,7 @@ class TaskOperations:
                 family=params.get("family") or None,
                 started_by=params.get("startedBy") or None,
                 launch_type=params.get("launchType") or None,
+                group=service_group(params["serviceName"]) if params.get("serviceName") else None,
                 after=None if after is None else after[0],
                 limit=limit + 1,
             )
@@ -229,7 +231,7 @@ def _launch_spec(
 ) -> launch.LaunchSpec:
     """What RunTask/StartTask asked for: the definition, shaped by the overrides, its group and tags, and
     (RunTask) the call's placement constraints and strategies."""
-    definition = _definition(ctx, tx, params["taskDefinition"])
+    definition = active_definition(ctx, tx, params["taskDefinition"])
     overrides = params.get("overrides") or {}
     return launch.LaunchSpec(
         definition=definition,
@@ -255,7 +257,9 @@ def _check_launch_type(params: Params) -> None:
         raise ClientException(f"The {launch_type} launch type is not supported yet.")
 
 
-def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool) -> ClusterRecord:
+def visible_cluster(
+    ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool
+) -> ClusterRecord:
     name = naming.cluster_name_from_reference(reference, region=ctx.region, account_id=ctx.account_id)
     record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
     if record is None or (active and record.status != cluster_store.ACTIVE):
@@ -263,7 +267,7 @@ def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, acti
     return record
 
 
-def _definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefinitionRecord:
+def active_definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefinitionRecord:
     """The ACTIVE task definition ``reference`` names (family = its latest ACTIVE revision)."""
     ref = definition_rules.parse_reference(reference, region=ctx.region, account_id=ctx.account_id)
     record = None

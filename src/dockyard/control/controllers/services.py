@@ -1,0 +1,397 @@
+"""The service controller: keeps each ECS service's tasks as its deployments want them.
+
+```
+ChangeFeed ── task group "service:web" ──▶ ServiceKey ──┐
+           ── instances of a cluster    ──▶ ClusterRef ─┤─▶ WorkQueue ─▶ sync(key)
+resync (every service)                                  ┘
+sync(ServiceKey), one write transaction:
+   read the service (locked), its tasks (live, and stopped since its oldest deployment began), the
+   cluster's instances → decide (pure, decide/service.py) → stop tasks (desired STOPPED,
+   ServiceSchedulerInitiated), launch through control/launch, events, save the service
+after commit: wake the agents of the instances concerned; look again when the decision says so
+```
+
+Syncs of one service never overlap (the queue), and the row lock serializes a sync with UpdateService
+and DeleteService. A sync is idempotent: killed at any moment, the transaction rolls back and the next
+sync decides again from what is stored, so a restart neither loses a deployment nor doubles its tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from dockyard.control.changes import ClusterChange, ClusterRef
+from dockyard.control.controllers.decide import deployments as docs
+from dockyard.control.controllers.decide import messages
+from dockyard.control.controllers.decide.service import (
+    PLACEMENT_EVENT_REPEAT_S,
+    Decision,
+    Desired,
+    ObservedInstance,
+    ObservedTask,
+    decide,
+    with_events,
+)
+from dockyard.control.controllers.queue import WorkQueue
+from dockyard.control.launch import placing as launch
+from dockyard.control.launch.shape import task_shape
+from dockyard.control.scheduler import NO_CONTAINER_INSTANCES, QueryError, parse_query
+from dockyard.core.clock import Clock
+from dockyard.store import clusters as cluster_store
+from dockyard.store import services as store
+from dockyard.store import tags as tag_store
+from dockyard.store import task_definitions as definition_store
+from dockyard.store import tasks as task_store
+from dockyard.store.clusters import ClusterRecord
+from dockyard.store.database import Database
+from dockyard.store.services import ServiceKey, ServiceRecord
+from dockyard.store.task_definitions import TaskDefinitionRecord
+from dockyard.store.tasks import RUNNING, STOPPED, TaskRecord
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_STOP_CODE = "ServiceSchedulerInitiated"
+Key = ServiceKey | ClusterRef
+WakeInstances = Callable[[Iterable[str | None]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one sync did (for the caller's wake-ups and for tests)."""
+
+    launched: list[TaskRecord]
+    stopped: list[TaskRecord]
+    look_again_s: float | None
+
+
+class ServiceController:
+    name = "services"
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        wake_instances: WakeInstances,
+        healthy_after_s: float = 40.0,
+        resync_period_s: float = 30.0,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._wake = wake_instances
+        self._healthy_after_s = healthy_after_s
+        self.resync_period_s = resync_period_s
+        self._definitions: dict[str, TaskDefinitionRecord | None] = {}
+        self._queue: WorkQueue[Key] = WorkQueue()
+
+    # --- the Controller protocol ------------------------------------------------------------------------
+
+    def all_keys(self) -> Iterable[Key]:
+        with self._db.read() as tx:
+            return store.live_service_keys(tx)
+
+    def sync(self, key: Key) -> float | None:
+        if isinstance(key, ClusterRef):
+            for service in self.expand(key):
+                self._queue.add(service)
+            return None
+        result = self.sync_service(key)
+        self._wake([t.container_instance_arn for t in (*result.launched, *result.stopped)])
+        return result.look_again_s
+
+    def watch(self, queue: WorkQueue[Key]) -> Callable[[ClusterChange], None]:
+        """A change-feed subscriber that queues the services a change concerns (on this controller's
+        queue, which a cluster key also fans out to)."""
+        self._queue = queue
+
+        def on_change(change: ClusterChange) -> None:
+            cluster = change.cluster
+            for group in change.groups:
+                if group.startswith("service:"):
+                    name = group.removeprefix("service:")
+                    queue.add(ServiceKey(cluster.account_id, cluster.region, cluster.cluster_name, name))
+            if change.instances:
+                queue.add(cluster)
+
+        return on_change
+
+    def expand(self, cluster: ClusterRef) -> list[ServiceKey]:
+        """Every live service of ``cluster`` (an instance change concerns them all)."""
+        with self._db.read() as tx:
+            return store.live_service_keys(tx, (cluster.account_id, cluster.region, cluster.cluster_name))
+
+    # --- one service --------------------------------------------------------------------------------
+
+    def sync_service(self, key: ServiceKey) -> SyncResult:
+        now = self._clock()
+        with self._db.write() as tx:
+            service = store.find_service(
+                tx, key.account_id, key.region, key.cluster_name, key.name, lock=True
+            )
+            if service is None or service.status == store.INACTIVE or not service.deployments:
+                return SyncResult([], [], None)
+            cluster = cluster_store.find_cluster(tx, key.account_id, key.region, key.cluster_name)
+            if cluster is None:
+                return SyncResult([], [], None)
+            oldest = min(d["createdAt"] for d in service.deployments)
+            records = task_store.list_group_tasks(
+                tx,
+                key.account_id,
+                key.region,
+                key.cluster_name,
+                service.group,
+                stopped_since=datetime.fromtimestamp(oldest, UTC),
+            )
+            instances = launch.placeable(tx, cluster)
+            observed = [self._observed(tx, r, instances) for r in records]
+            decision = decide(
+                self._desired(service),
+                observed,
+                now,
+                new_deployment_id=_deployment_id,
+                instances=self._daemon_instances(service, records, instances, tx)
+                if service.scheduling_strategy == docs.DAEMON
+                else (),
+            )
+            by_arn = {r.arn: r for r in records}
+            stopped = [self._stop(tx, by_arn[s.arn], s.reason, now) for s in decision.stops]
+            events = list(decision.events)
+            running_stops = [s.task_id for s in decision.stops if by_arn[s.arn].last_status == RUNNING]
+            if running_stops:
+                events.append(messages.stopped(service.name, running_stops))
+            launched, unplaced = self._launch(tx, cluster, service, decision, instances, now, events)
+            if launched:
+                decision.primary["pendingCount"] += len(launched)
+            saved = replace(
+                service,
+                status=decision.status,
+                desired_count=decision.desired_count
+                if service.scheduling_strategy == docs.DAEMON
+                else service.desired_count,
+                task_definition_arn=decision.primary["taskDefinition"],
+                deployments=decision.deployments,
+                events=with_events(
+                    with_events(service.events, events, now, _event_id),
+                    unplaced,
+                    now,
+                    _event_id,
+                    repeat_window_s=PLACEMENT_EVENT_REPEAT_S,
+                ),
+                scheduler_state=decision.state,
+                updated_at=now if decision.deployments != service.deployments else service.updated_at,
+            )
+            if saved != service and store.save_service(tx, saved) is None:
+                raise RuntimeError(f"service {key.name} changed under its locked sync")
+        return SyncResult(launched, stopped, decision.look_again_s)
+
+    def _desired(self, service: ServiceRecord) -> Desired:
+        config = service.config["deploymentConfiguration"]
+        breaker = config.get("deploymentCircuitBreaker") or {}
+        return Desired(
+            name=service.name,
+            status=service.status,
+            strategy=service.scheduling_strategy,
+            desired_count=service.desired_count,
+            minimum_healthy_percent=int(config["minimumHealthyPercent"]),
+            maximum_percent=int(config["maximumPercent"]),
+            breaker_enabled=bool(breaker.get("enable")),
+            breaker_rollback=bool(breaker.get("rollback")),
+            deployments=service.deployments,
+            events=service.events,
+            state=service.scheduler_state,
+            health_check_grace_s=float(service.config.get("healthCheckGracePeriodSeconds") or 0),
+            healthy_after_s=self._healthy_after_s,
+        )
+
+    def _observed(
+        self, tx: Connection, record: TaskRecord, instances: Mapping[str, launch.Placeable]
+    ) -> ObservedTask:
+        placed = instances.get(record.container_instance_arn or "")
+        leaving = placed is None or placed.record.status != "ACTIVE"
+        definition = self._definition(tx, record.account_id, record.region, record.task_definition_arn)
+        return ObservedTask(
+            arn=record.arn,
+            task_id=record.task_id,
+            deployment_id=record.started_by,
+            last_status=record.last_status,
+            desired_status=record.desired_status,
+            health=record.health_status,
+            has_health_check=_has_health_check(definition),
+            created_at=record.created_at,
+            started_at=record.started_at,
+            stopped_at=record.stopped_at,
+            stop_code=record.stop_code,
+            stopped_reason=record.stopped_reason,
+            instance_arn=record.container_instance_arn,
+            instance_leaving=leaving and record.container_instance_arn is not None,
+        )
+
+    def _daemon_instances(
+        self,
+        service: ServiceRecord,
+        records: list[TaskRecord],
+        instances: Mapping[str, launch.Placeable],
+        tx: Connection,
+    ) -> list[ObservedInstance]:
+        queries = []
+        for constraint in service.config.get("placementConstraints") or []:
+            if constraint.get("type") == "memberOf" and constraint.get("expression"):
+                try:
+                    queries.append(parse_query(constraint["expression"]))
+                except QueryError:
+                    log.warning(
+                        "a daemon service's constraint no longer parses", extra={"service": service.arn}
+                    )
+        mine = {r.arn for r in records}
+        observed = []
+        for arn, placed in instances.items():
+            others = [
+                t
+                for t in task_store.list_instance_tasks(tx, service.account_id, arn)
+                if t.arn not in mine and t.desired_status == RUNNING
+            ]
+            snapshot = placed.snapshot
+            eligible = (
+                placed.record.status == "ACTIVE"
+                and placed.record.agent_connected
+                and all(q.matches(snapshot) for q in queries)
+            )
+            observed.append(
+                ObservedInstance(
+                    arn=arn,
+                    eligible=eligible,
+                    draining=placed.record.status == "DRAINING",
+                    other_live_tasks=len(others),
+                )
+            )
+        return observed
+
+    def _stop(self, tx: Connection, record: TaskRecord, reason: str, now: datetime) -> TaskRecord:
+        if record.desired_status == STOPPED:
+            return record
+        return task_store.save_task(
+            tx,
+            replace(
+                record,
+                desired_status=STOPPED,
+                stopping_at=record.stopping_at or now,
+                stopped_reason=reason,
+                stop_code=SCHEDULER_STOP_CODE,
+                updated_at=now,
+            ),
+        )
+
+    def _launch(
+        self,
+        tx: Connection,
+        cluster: ClusterRecord,
+        service: ServiceRecord,
+        decision: Decision,
+        instances: Mapping[str, launch.Placeable],
+        now: datetime,
+        events: list[str],
+    ) -> tuple[list[TaskRecord], list[str]]:
+        """Launch what ``decision`` asks for; the tasks, and the placement-failure event if any."""
+        if not decision.launch and not decision.launch_on:
+            return [], []
+        primary = decision.primary
+        definition = self._definition(tx, service.account_id, service.region, primary["taskDefinition"])
+        if definition is None:
+            return [], []
+        spec = launch.LaunchSpec(
+            definition=definition,
+            shape=task_shape(definition.body, {}),
+            group=service.group,
+            started_by=primary["id"],
+            constraints=service.config.get("placementConstraints") or [],
+            strategies=service.config.get("placementStrategy") or [],
+            tags=self._propagated_tags(tx, service, definition),
+        )
+        rng = random.Random(f"{service.arn}:{now.isoformat()}")  # noqa: S311 - ties only
+        if decision.launch_on:
+            targets = [
+                (arn, instances[arn].record.instance_id) for arn in decision.launch_on if arn in instances
+            ]
+            launched = launch.launch_on(tx, cluster, replace(spec, strategies=()), targets, now=now, rng=rng)
+        else:
+            launched = launch.launch(tx, cluster, spec, decision.launch, now=now, rng=rng)
+        if launched.tasks:
+            replaced = int(decision.state.pop("unhealthy_replaced", 0)) + sum(
+                1 for s in decision.stops if s.unhealthy
+            )
+            events.append(messages.started(service.name, [t.task_id for t in launched.tasks], replaced))
+        else:
+            unhealthy = sum(1 for s in decision.stops if s.unhealthy)
+            if unhealthy:
+                decision.state["unhealthy_replaced"] = (
+                    int(decision.state.get("unhealthy_replaced", 0)) + unhealthy
+                )
+        if len(launched.tasks) < (decision.launch or len(decision.launch_on)):
+            return launched.tasks, [messages.unable_to_place(service.name, _closest(launched.failures))]
+        return launched.tasks, []
+
+    def _propagated_tags(
+        self, tx: Connection, service: ServiceRecord, definition: TaskDefinitionRecord
+    ) -> list[tuple[str, str]]:
+        source = service.config.get("propagateTags") or "NONE"
+        tags: list[tuple[str, str]] = []
+        if source == "SERVICE":
+            tags = list(tag_store.list_tags(tx, service.account_id, service.arn))
+        elif source == "TASK_DEFINITION":
+            tags = list(tag_store.list_tags(tx, service.account_id, definition.arn))
+        if service.config.get("enableECSManagedTags"):
+            tags += [("aws:ecs:serviceName", service.name), ("aws:ecs:clusterName", service.cluster_name)]
+        return tags
+
+    def _definition(
+        self, tx: Connection, account_id: str, region: str, arn: str
+    ) -> TaskDefinitionRecord | None:
+        """A task definition by ARN (cached: a revision's body never changes)."""
+        if arn in self._definitions:
+            return self._definitions[arn]
+        family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+        found = (
+            definition_store.find_task_definition(tx, account_id, region, family, int(revision))
+            if revision.isdigit()
+            else None
+        )
+        if len(self._definitions) > 4096:
+            self._definitions.clear()
+        self._definitions[arn] = found
+        return found
+
+
+def _has_health_check(definition: TaskDefinitionRecord | None) -> bool:
+    if definition is None:
+        return False
+    return any(
+        c.get("healthCheck") and c.get("essential", True)
+        for c in definition.body.get("containerDefinitions", [])
+    )
+
+
+def _closest(failures: list[launch.Failure]) -> tuple[str, str] | None:
+    """The instance that came nearest to taking the task: ECS names one with a resource shortfall."""
+    for failure in failures:
+        if failure.reason == NO_CONTAINER_INSTANCES:
+            return None
+    ranked = sorted(failures, key=lambda f: not f.reason.startswith("RESOURCE"))
+    if not ranked:
+        return None
+    return ranked[0].arn.rsplit("/", 1)[-1], ranked[0].reason
+
+
+def _deployment_id() -> str:
+    return docs.deployment_id(secrets.randbelow(9 * 10**18))
+
+
+def _event_id() -> str:
+    token = secrets.token_hex(16)
+    return f"{token[:8]}-{token[8:12]}-{token[12:16]}-{token[16:20]}-{token[20:]}"

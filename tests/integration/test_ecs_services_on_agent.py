@@ -293,3 +293,47 @@ def test_delete_service_force_leaves_nothing_running(host: dict[str, Any], tmp_p
         assert [c for c in containers(TASK_ARN_LABEL, arn) if c["State"]["Running"]] == []
     listed = ecs.list_services(cluster=host["cluster"])["serviceArns"]
     assert _service(host, name)["serviceArn"] not in listed
+
+
+def test_a_rollout_survives_kill_9_of_the_server(host: dict[str, Any]) -> None:
+    """Last in the module: it restarts the shared server."""
+    name = f"crash-{unique_suffix()}"
+    first = _definition(host, name, health=False)
+    ecs = host["ecs"]
+    ecs.create_service(
+        cluster=host["cluster"],
+        serviceName=name,
+        taskDefinition=first,
+        desiredCount=3,
+        deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 134},
+    )
+    _wait_for_event(host, name, f"(service {name}) has reached a steady state.")
+    second = _definition(host, name, health=False)
+    primary = ecs.update_service(cluster=host["cluster"], service=name, taskDefinition=second)["service"]
+    new_id = primary["deployments"][0]["id"]
+
+    def started_by_new() -> list[str]:
+        listed = []
+        for status in ("RUNNING", "STOPPED"):
+            listed += ecs.list_tasks(cluster=host["cluster"], startedBy=new_id, desiredStatus=status)[
+                "taskArns"
+            ]
+        return listed
+
+    # maximumPercent 134 lets one new task start at a time: the rollout takes several steps.
+    wait_until(lambda: len(started_by_new()) >= 1, deadline_s=DEADLINE_S, what="the rollout to begin")
+    server: ServerProcess = host["server"]
+    server.kill()
+    server.start()
+    wait_until(
+        lambda: _connected(ecs, host["cluster"], host["agent"]),
+        deadline_s=DEADLINE_S,
+        what="the agent to reconnect",
+        interval_s=0.2,
+    )
+    _wait_for_event(host, name, f"(service {name}) has reached a steady state.")
+    service = _service(host, name)
+    assert [(d["id"], d["rolloutState"]) for d in service["deployments"]] == [(new_id, "COMPLETED")]
+    tasks = _service_tasks(host, name)
+    assert len(tasks) == 3 and {t["taskDefinitionArn"] for t in tasks} == {second}
+    assert len(started_by_new()) == 3  # no duplicate replacement was started

@@ -86,6 +86,22 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "tags": [{"key": "k", "value": "v"}],
     },
     "StartTask": {"cluster": "default", "taskDefinition": "web", "containerInstances": ["x"]},
+    "CreateService": {
+        "cluster": "default",
+        "serviceName": "web",
+        "taskDefinition": "web",
+        "desiredCount": 2,
+        "deploymentConfiguration": {
+            "minimumHealthyPercent": 50,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+        "placementStrategy": [{"type": "binpack", "field": "memory"}],
+        "propagateTags": "SERVICE",
+        "tags": [{"key": "k", "value": "v"}],
+    },
+    "UpdateService": {"cluster": "default", "service": "web", "desiredCount": 3, "forceNewDeployment": True},
+    "DeleteService": {"cluster": "default", "service": "web", "force": True},
     "RegisterContainerInstance": {
         "cluster": "default",
         "totalResources": [

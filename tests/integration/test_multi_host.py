@@ -1,5 +1,6 @@
-"""Two hosts, one cluster: two agents, each in its own network namespace with its own IP, join one cluster
-and tasks land on both; a task bigger than any host is refused with RESOURCE:MEMORY.
+"""Several hosts, one cluster: agents, each in its own network namespace with its own IP, join one cluster
+and tasks land on all of them; a task bigger than any host is refused with RESOURCE:MEMORY; a DAEMON
+service follows hosts as they join and drain.
 
 The namespaces hang off a test bridge in the root namespace; the server listens on all addresses so the
 agents reach it on the bridge's IP while the Docker Engine (in the root namespace) pulls from
@@ -74,15 +75,24 @@ class Network:
         subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)
 
 
-@pytest.fixture
-def network() -> Iterator[Network]:
+def _network(hosts: int) -> Iterator[Network]:
     tag = uuid.uuid4().hex[:4]
     net = Network(tag, 100 + int(tag, 16) % 100, [])
     try:
-        net.create(hosts=2)
+        net.create(hosts=hosts)
         yield net
     finally:
         net.delete()
+
+
+@pytest.fixture
+def network() -> Iterator[Network]:
+    yield from _network(2)
+
+
+@pytest.fixture
+def network3() -> Iterator[Network]:
+    yield from _network(3)
 
 
 @pytest.fixture
@@ -104,18 +114,7 @@ def test_two_agents_in_two_namespaces_share_twenty_tasks(
     ecs = make_client(server, "ecs", keys)
     cluster = ecs.create_cluster(clusterName=f"two-hosts-{network.tag}")["cluster"]
     image = push_busybox(server.endpoint, keys, tmp_path / "docker-config", f"busybox-{network.tag}")
-    endpoint = f"http://{network.address(1)}:{server.port}"
-    agents = [
-        AgentProcess(
-            server,
-            keys,
-            cluster["clusterName"],
-            tmp_path / f"agent-{index}",
-            endpoint=endpoint,
-            prefix=("ip", "netns", "exec", namespace),
-        )
-        for index, namespace in enumerate(network.namespaces)
-    ]
+    agents = _agents(server, keys, cluster["clusterName"], network, tmp_path)
     try:
         for index, agent in enumerate(agents):
             agent.start(
@@ -189,3 +188,86 @@ def _run_twenty_tasks_on_both(
     for arn in tasks:
         ecs.stop_task(cluster=name, task=arn)
     wait_for_status(ecs, name, tasks, "STOPPED", deadline_s=DEADLINE_S, agents=agents)
+
+
+def _agents(
+    server: ServerProcess, keys: Keys, cluster: str, network: Network, tmp_path: Path
+) -> list[AgentProcess]:
+    endpoint = f"http://{network.address(1)}:{server.port}"
+    return [
+        AgentProcess(
+            server,
+            keys,
+            cluster,
+            tmp_path / f"agent-{index}",
+            endpoint=endpoint,
+            prefix=("ip", "netns", "exec", namespace),
+        )
+        for index, namespace in enumerate(network.namespaces)
+    ]
+
+
+def test_a_daemon_service_follows_hosts_joining_and_draining(
+    network3: Network, server: ServerProcess, tmp_path: Path
+) -> None:
+    require_docker()
+    keys = Keys(ROOT_KEY_ID, ROOT_SECRET)
+    ecs = make_client(server, "ecs", keys)
+    cluster = ecs.create_cluster(clusterName=f"daemon-{network3.tag}")["cluster"]
+    name = cluster["clusterName"]
+    image = push_busybox(server.endpoint, keys, tmp_path / "docker-config", f"busybox-{network3.tag}")
+    agents = _agents(server, keys, name, network3, tmp_path)
+
+    def daemon_instances() -> list[str]:
+        arns = ecs.list_tasks(cluster=name, serviceName="node-agent")["taskArns"]
+        tasks = ecs.describe_tasks(cluster=name, tasks=arns)["tasks"] if arns else []
+        return sorted(t["containerInstanceArn"] for t in tasks if t["lastStatus"] == "RUNNING")
+
+    def instances() -> list[dict[str, Any]]:
+        arns = ecs.list_container_instances(cluster=name)["containerInstanceArns"]
+        return (
+            ecs.describe_container_instances(cluster=name, containerInstances=arns)["containerInstances"]
+            if arns
+            else []
+        )
+
+    def connected(count: int) -> bool:
+        found = instances()
+        return len(found) == count and all(i["agentConnected"] for i in found)
+
+    try:
+        for index, agent in enumerate(agents[:2]):
+            agent.start("--metadata-address", network3.address(index + 2), "--container-stop-timeout", "1")
+        wait_until(lambda: connected(2), deadline_s=DEADLINE_S, what="two agents to connect", interval_s=0.2)
+        ecs.register_task_definition(
+            family="node-agent",
+            containerDefinitions=[
+                {"name": "main", "image": image, "memory": 16, "command": ["sleep", "3600"]}
+            ],
+        )
+        ecs.create_service(
+            cluster=name, serviceName="node-agent", taskDefinition="node-agent", schedulingStrategy="DAEMON"
+        )
+        wait_until(lambda: len(daemon_instances()) == 2, deadline_s=DEADLINE_S, what="a daemon on each host")
+        assert daemon_instances() == sorted(i["containerInstanceArn"] for i in instances())
+
+        agents[2].start("--metadata-address", network3.address(4), "--container-stop-timeout", "1")
+        wait_until(lambda: connected(3), deadline_s=DEADLINE_S, what="the third agent", interval_s=0.2)
+        wait_until(
+            lambda: len(daemon_instances()) == 3, deadline_s=DEADLINE_S, what="a daemon on the new host"
+        )
+
+        drained = instances()[0]["containerInstanceArn"]
+        ecs.update_container_instances_state(cluster=name, containerInstances=[drained], status="DRAINING")
+        wait_until(
+            lambda: len(daemon_instances()) == 2,
+            deadline_s=DEADLINE_S,
+            what="the drained host's daemon to stop",
+        )
+        assert drained not in daemon_instances()
+        service = ecs.describe_services(cluster=name, services=["node-agent"])["services"][0]
+        assert service["desiredCount"] == 2 and service["schedulingStrategy"] == "DAEMON"
+    finally:
+        for agent in agents:
+            agent.stop()
+        remove_containers(CLUSTER_LABEL, cluster["clusterArn"])

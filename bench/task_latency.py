@@ -64,8 +64,9 @@ def base_env() -> dict[str, str]:
 
 
 @contextmanager
-def dockyard(work: Path, cluster: str) -> Iterator[str]:
-    """A server and an agent joined to ``cluster``; yields the endpoint."""
+def dockyard(work: Path, cluster: str, server_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server (with ``server_env`` added to its environment) and an agent joined to ``cluster``;
+    yields the endpoint."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     python = [sys.executable, "-m", "dockyard.cli.main"]
@@ -75,7 +76,7 @@ def dockyard(work: Path, cluster: str) -> Iterator[str]:
         procs.append(
             subprocess.Popen(
                 dockyard_server_command(work, port),
-                env=env,
+                env={**env, **(server_env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

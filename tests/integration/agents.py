@@ -127,6 +127,17 @@ def remove_containers(label: str, value: str) -> None:
         subprocess.run(["docker", "rm", "-f", container["Id"]], capture_output=True, check=False)
 
 
+def all_connected(ecs: Any, cluster: str, agent: AgentProcess | None) -> bool:
+    """Every instance of ``cluster`` has a connected agent (and ``agent``, if given, still runs)."""
+    if agent is not None:
+        agent.assert_running()
+    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    if not arns:
+        return False
+    described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)
+    return all(i["agentConnected"] for i in described["containerInstances"])
+
+
 def describe_task(ecs: Any, cluster: str, task_arn: str) -> dict[str, Any]:
     tasks: list[dict[str, Any]] = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
     assert len(tasks) == 1, tasks

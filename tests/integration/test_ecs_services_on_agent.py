@@ -20,6 +20,7 @@ from tests.integration.agents import (
     CLUSTER_LABEL,
     TASK_ARN_LABEL,
     AgentProcess,
+    all_connected,
     containers,
     push_busybox,
     remove_containers,
@@ -66,7 +67,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     agent.start("--metadata-port", str(free_port()), "--container-stop-timeout", "2")
     try:
         wait_until(
-            lambda: _connected(ecs, cluster["clusterName"], agent),
+            lambda: all_connected(ecs, cluster["clusterName"], agent),
             deadline_s=DEADLINE_S,
             what="the agent to connect",
             interval_s=0.1,
@@ -84,15 +85,6 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         agent.stop()
         server.stop()
         remove_containers(CLUSTER_LABEL, cluster["clusterArn"])
-
-
-def _connected(ecs: Any, cluster: str, agent: AgentProcess) -> bool:
-    agent.assert_running()
-    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
-    if not arns:
-        return False
-    described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)
-    return all(i["agentConnected"] for i in described["containerInstances"])
 
 
 def _definition(host: dict[str, Any], family: str, *, image: str | None = None, health: bool = True) -> str:
@@ -326,7 +318,7 @@ def test_a_rollout_survives_kill_9_of_the_server(host: dict[str, Any]) -> None:
     server.kill()
     server.start()
     wait_until(
-        lambda: _connected(ecs, host["cluster"], host["agent"]),
+        lambda: all_connected(ecs, host["cluster"], host["agent"]),
         deadline_s=DEADLINE_S,
         what="the agent to reconnect",
         interval_s=0.2,

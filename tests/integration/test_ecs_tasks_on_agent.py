@@ -20,6 +20,7 @@ from tests.integration.agents import (
     CLUSTER_LABEL,
     TASK_ARN_LABEL,
     AgentProcess,
+    all_connected,
     containers,
     describe_task,
     push_busybox,
@@ -51,7 +52,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     agent.start("--metadata-port", str(free_port()))
     try:
         wait_until(
-            lambda: _connected(ecs, cluster["clusterName"], agent),
+            lambda: all_connected(ecs, cluster["clusterName"], agent),
             deadline_s=DEADLINE_S,
             what="the agent to connect",
             interval_s=0.1,
@@ -61,16 +62,6 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         agent.stop()
         server.stop()
         remove_containers(CLUSTER_LABEL, cluster["clusterArn"])
-
-
-def _connected(ecs: Any, cluster: str, agent: AgentProcess | None) -> bool:
-    if agent is not None:
-        agent.assert_running()
-    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
-    if not arns:
-        return False
-    described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)
-    return all(i["agentConnected"] for i in described["containerInstances"])
 
 
 def _register(ecs: Any, family: str, container: dict[str, Any], **task: Any) -> str:
@@ -162,11 +153,13 @@ def test_kill_9_the_agent_then_restart_it_adopts_its_containers(host: dict[str, 
     instance_arn = describe_task(ecs, cluster, keep)["containerInstanceArn"]
 
     agent.kill()
-    wait_until(lambda: not _connected(ecs, cluster, None), deadline_s=DEADLINE_S, what="agentConnected=false")
+    wait_until(
+        lambda: not all_connected(ecs, cluster, None), deadline_s=DEADLINE_S, what="agentConnected=false"
+    )
     ecs.stop_task(cluster=cluster, task=stop, reason="while the agent was away")
     assert describe_task(ecs, cluster, stop)["lastStatus"] == "RUNNING"
     agent.start("--metadata-port", str(free_port()))
-    wait_until(lambda: _connected(ecs, cluster, agent), deadline_s=DEADLINE_S, what="the agent to return")
+    wait_until(lambda: all_connected(ecs, cluster, agent), deadline_s=DEADLINE_S, what="the agent to return")
 
     (stopped,) = wait_for_status(ecs, cluster, [stop], "STOPPED", deadline_s=DEADLINE_S, agents=[agent])
     assert stopped["stoppedReason"] == "while the agent was away"
@@ -191,7 +184,9 @@ def test_kill_9_the_server_then_restart_it_loses_nothing(host: dict[str, Any]) -
 
     server.kill()
     server.start()
-    wait_until(lambda: _connected(ecs, cluster, agent), deadline_s=DEADLINE_S, what="the agent to reconnect")
+    wait_until(
+        lambda: all_connected(ecs, cluster, agent), deadline_s=DEADLINE_S, what="the agent to reconnect"
+    )
     again = wait_for_status(ecs, cluster, tasks, "RUNNING", deadline_s=DEADLINE_S, agents=[agent])
     assert {t["taskArn"] for t in again} == set(tasks)
     for arn in tasks:

@@ -221,3 +221,21 @@ def test_daemon_runs_one_task_per_instance(world: World) -> None:
             schedulingStrategy="DAEMON",
             deploymentConfiguration={"maximumPercent": 200},
         )
+
+
+def test_tasks_of_a_deregistered_instance_are_replaced_on_another(world: World) -> None:
+    world.call(
+        "create_service",
+        serviceName="web",
+        taskDefinition="web:1",
+        desiredCount=2,
+        placementStrategy=[{"type": "spread", "field": "instanceId"}],
+    )
+    converge(world)
+    lost = world.instances[0]
+    assert lost in {t["containerInstanceArn"] for t in world.tasks()}
+    world.call("deregister_container_instance", containerInstance=lost, force=True)
+    converge(world)
+    tasks = world.tasks()
+    assert len(tasks) == 2 and {t["containerInstanceArn"] for t in tasks} == {world.instances[1]}
+    assert world.service()["events"][0]["message"] == "(service web) has reached a steady state."

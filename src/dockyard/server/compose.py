@@ -36,6 +36,10 @@ from dockyard.store.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
 
+# Services synced together (one transaction, one read of their cluster's instances) when that many are
+# waiting at once; a batch holds the store's write lock, so it stays small enough to keep API writes quick.
+SERVICE_BATCH = 32
+
 
 @dataclass(slots=True)
 class Server:
@@ -102,7 +106,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         healthy_after_s=settings.service_healthy_after_s,
         resync_period_s=settings.service_resync_s,
     )
-    service_loop: ControllerLoop[Any] = ControllerLoop(services, workers=1)
+    service_loop: ControllerLoop[Any] = ControllerLoop(services, workers=1, batch_size=SERVICE_BATCH)
     changes.subscribe(services.watch(service_loop.queue))
     controllers = ControllerRunner([service_loop])
 

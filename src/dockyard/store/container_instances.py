@@ -118,6 +118,17 @@ def list_instances(
     return _records(conn, query)
 
 
+def instance_statuses(conn: Connection, account_id: str, arns: Iterable[str]) -> dict[str, str]:
+    """The status of each of the account's instances ``arns`` that exists (absent: never registered)."""
+    wanted = list(dict.fromkeys(arns))
+    if not wanted:
+        return {}
+    query = select(table.c.arn, table.c.status).where(
+        table.c.account_id == account_id, table.c.arn.in_(wanted)
+    )
+    return {str(arn): str(status) for arn, status in conn.execute(query)}
+
+
 def find_instance_by_arn(conn: Connection, account_id: str, arn: str) -> ContainerInstanceRecord | None:
     """The account's instance with ``arn`` (any status), or None."""
     found = _records(conn, select(table).where(table.c.account_id == account_id, table.c.arn == arn))

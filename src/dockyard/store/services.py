@@ -141,13 +141,15 @@ def list_service_arns(
 
 
 def live_service_keys(conn: Connection, cluster: tuple[str, str, str] | None = None) -> list[ServiceKey]:
-    """Every ACTIVE or DRAINING service (of one cluster when given): what the controller resyncs."""
+    """Every ACTIVE or DRAINING service (of one cluster when given): what the controller resyncs. DAEMON
+    services come first, so that a host that joins gets its daemons before other tasks."""
     query = select(table.c.account_id, table.c.region, table.c.cluster_name, table.c.name).where(
         table.c.status.in_(LIVE)
     )
     if cluster is not None:
         query = query.where(*_key(*cluster))
-    return [ServiceKey(*row) for row in conn.execute(query)]
+    daemon_first = (table.c.scheduling_strategy != "DAEMON", table.c.id)
+    return [ServiceKey(*row) for row in conn.execute(query.order_by(*daemon_first))]
 
 
 def count_live_by_cluster(

@@ -99,8 +99,36 @@ class TaskCounts:
     pending: int = 0
 
 
+# Statements on the launch path are built once: building one costs more than running it.
+_INSERT_TASK = insert(table)
+_LOCKED_INSTANCE = (
+    select(instances_table)
+    .where(
+        instances_table.c.account_id == bindparam("account_id"),
+        instances_table.c.arn == bindparam("instance_arn"),
+    )
+    .with_for_update()
+)
+_DEBIT = (
+    update(instances_table)
+    .where(
+        instances_table.c.id == bindparam("pk"),
+        instances_table.c.remaining_cpu >= bindparam("cpu"),
+        instances_table.c.remaining_memory >= bindparam("memory"),
+    )
+    .values(
+        remaining_cpu=instances_table.c.remaining_cpu - bindparam("cpu"),
+        remaining_memory=instances_table.c.remaining_memory - bindparam("memory"),
+        remaining_ports_tcp=bindparam("ports_tcp"),
+        remaining_ports_udp=bindparam("ports_udp"),
+        version=instances_table.c.version + 1,
+        updated_at=bindparam("now"),
+    )
+)
+
+
 def insert_task(conn: Connection, record: TaskRecord) -> None:
-    conn.execute(insert(table).values(**_to_row(record)))
+    conn.execute(_INSERT_TASK, _to_row(record))
 
 
 def save_task(conn: Connection, record: TaskRecord) -> TaskRecord:
@@ -328,20 +356,15 @@ def debit_instance(
     if row["remaining_cpu"] < cpu or row["remaining_memory"] < memory or tcp & want_tcp or udp & want_udp:
         return False
     result = conn.execute(
-        update(instances_table)
-        .where(
-            instances_table.c.id == row["id"],
-            instances_table.c.remaining_cpu >= cpu,
-            instances_table.c.remaining_memory >= memory,
-        )
-        .values(
-            remaining_cpu=instances_table.c.remaining_cpu - cpu,
-            remaining_memory=instances_table.c.remaining_memory - memory,
-            remaining_ports_tcp=_dump(sorted(tcp | want_tcp)),
-            remaining_ports_udp=_dump(sorted(udp | want_udp)),
-            version=instances_table.c.version + 1,
-            updated_at=now,
-        )
+        _DEBIT,
+        {
+            "pk": row["id"],
+            "cpu": cpu,
+            "memory": memory,
+            "ports_tcp": _dump(sorted(tcp | want_tcp)),
+            "ports_udp": _dump(sorted(udp | want_udp)),
+            "now": now,
+        },
     )
     return bool(result.rowcount == 1)
 
@@ -460,11 +483,7 @@ def _merge_containers(
 
 
 def _locked_instance(conn: Connection, account_id: str, instance_arn: str) -> RowMapping | None:
-    row = conn.execute(
-        select(instances_table)
-        .where(instances_table.c.account_id == account_id, instances_table.c.arn == instance_arn)
-        .with_for_update()
-    ).first()
+    row = conn.execute(_LOCKED_INSTANCE, {"account_id": account_id, "instance_arn": instance_arn}).first()
     return None if row is None else row._mapping
 
 

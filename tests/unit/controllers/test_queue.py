@@ -91,6 +91,9 @@ class Recorder:
     def all_keys(self) -> Iterable[str]:
         return self.known
 
+    def sync_many(self, keys: list[str]) -> dict[str, float | None]:
+        return {key: self.sync(key) for key in keys}
+
     def sync(self, key: str) -> float | None:
         self.synced.append(key)
         outcome = self.outcomes.get(key, [None]).pop(0) if self.outcomes.get(key) else None
@@ -117,3 +120,16 @@ def test_the_loop_retries_a_failing_sync_with_backoff_and_requeues_when_asked() 
     while loop.process_one():
         pass
     assert controller.synced == ["a", "b", "a", "b"]
+
+
+def test_get_many_takes_what_is_ready_and_only_that() -> None:
+    ticks = Ticks()
+    queue: WorkQueue[str] = WorkQueue(monotonic=ticks)
+    for key in ("a", "b", "c"):
+        queue.add(key)
+    queue.add_after("later", 5)
+    assert queue.get_many(2, timeout=0) == ["a", "b"]
+    assert queue.get_many(10, timeout=0) == ["c"]
+    assert queue.get_many(10, timeout=0) == []
+    ticks.now = 5
+    assert queue.get_many(10, timeout=0) == ["later"]

@@ -182,6 +182,13 @@ def test_tasks_on_a_draining_instance_are_replaced_within_the_percentages() -> N
     assert {s.arn for s in decision.stops} == {pending_leaving.arn}  # running ones wait for replacements
 
 
+def test_tasks_of_a_lost_instance_are_replaced_without_waiting_for_them() -> None:
+    lost = [task(instance_leaving=True, instance_lost=True) for _ in range(3)]
+    decision = run(desired(), lost)
+    assert decision.launch == 3
+    assert {s.arn for s in decision.stops} == {t.arn for t in lost}  # they count as unhealthy
+
+
 def test_circuit_breaker_trips_at_the_threshold_and_rolls_back_to_the_last_completed() -> None:
     assert [circuit_breaker_threshold(n) for n in (1, 3, 6, 7, 1000)] == [3, 3, 3, 4, 200]
     spec = desired(

@@ -121,6 +121,22 @@ class WorkQueue(Generic[K]):
                     return None
                 self._cond.wait(wait)
 
+    def get_many(self, limit: int, timeout: float | None = None) -> list[K]:
+        """Up to ``limit`` ready keys: waits (up to ``timeout``) for the first, takes the others only if
+        they are ready already. Each must be passed to :meth:`done`."""
+        first = self.get(timeout)
+        if first is None:
+            return []
+        taken = [first]
+        with self._cond:
+            self._promote_due_locked()
+            while self._ready and len(taken) < limit:
+                key = self._ready.popleft()
+                self._queued.discard(key)
+                self._processing.add(key)
+                taken.append(key)
+        return taken
+
     def done(self, key: K) -> None:
         """``key``'s sync finished; if it was added meanwhile, queue it again."""
         with self._cond:

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -43,8 +42,9 @@ from dockyard.control.controllers.queue import WorkQueue
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.shape import task_shape
 from dockyard.control.scheduler import NO_CONTAINER_INSTANCES, QueryError, parse_query
-from dockyard.core.clock import Clock
+from dockyard.core.clock import Clock, random_uuid
 from dockyard.store import clusters as cluster_store
+from dockyard.store import container_instances as instance_store
 from dockyard.store import services as store
 from dockyard.store import tags as tag_store
 from dockyard.store import task_definitions as definition_store
@@ -97,14 +97,40 @@ class ServiceController:
         with self._db.read() as tx:
             return store.live_service_keys(tx)
 
-    def sync(self, key: Key) -> float | None:
-        if isinstance(key, ClusterRef):
-            for service in self.expand(key):
-                self._queue.add(service)
-            return None
-        result = self.sync_service(key)
-        self._wake([t.container_instance_arn for t in (*result.launched, *result.stopped)])
-        return result.look_again_s
+    def sync_many(self, keys: Sequence[Key]) -> dict[Key, float | Exception | None]:
+        """Sync ``keys``: the services of one cluster together, in one transaction that reads the
+        cluster's instances once for all of them. If that fails, each is tried alone, so one service
+        that cannot be synced does not hold back the others."""
+        results: dict[Key, float | Exception | None] = {}
+        by_cluster: dict[ClusterRef, list[ServiceKey]] = {}
+        for key in keys:
+            if isinstance(key, ClusterRef):
+                for service in self.expand(key):
+                    self._queue.add(service)
+                results[key] = None
+            else:
+                by_cluster.setdefault(ClusterRef(key.account_id, key.region, key.cluster_name), []).append(
+                    key
+                )
+        for group in by_cluster.values():
+            try:
+                synced: dict[ServiceKey, SyncResult | Exception] = dict(self._sync_cluster(group))
+            except Exception as exc:
+                alone = len(group) == 1
+                synced = {group[0]: exc} if alone else {key: self._sync_alone(key) for key in group}
+            for key, result in synced.items():
+                if isinstance(result, Exception):
+                    results[key] = result
+                    continue
+                self._wake([t.container_instance_arn for t in (*result.launched, *result.stopped)])
+                results[key] = result.look_again_s
+        return results
+
+    def _sync_alone(self, key: ServiceKey) -> SyncResult | Exception:
+        try:
+            return self.sync_service(key)
+        except Exception as exc:
+            return exc
 
     def watch(self, queue: WorkQueue[Key]) -> Callable[[ClusterChange], None]:
         """A change-feed subscriber that queues the services a change concerns (on this controller's
@@ -130,65 +156,73 @@ class ServiceController:
     # --- one service --------------------------------------------------------------------------------
 
     def sync_service(self, key: ServiceKey) -> SyncResult:
+        return self._sync_cluster([key])[key]
+
+    def _sync_cluster(self, keys: Sequence[ServiceKey]) -> dict[ServiceKey, SyncResult]:
+        """Sync services of one cluster in one write transaction."""
         now = self._clock()
+        first = keys[0]
         with self._db.write() as tx:
-            service = store.find_service(
-                tx, key.account_id, key.region, key.cluster_name, key.name, lock=True
-            )
-            if service is None or service.status == store.INACTIVE or not service.deployments:
-                return SyncResult([], [], None)
-            cluster = cluster_store.find_cluster(tx, key.account_id, key.region, key.cluster_name)
+            cluster = cluster_store.find_cluster(tx, first.account_id, first.region, first.cluster_name)
             if cluster is None:
-                return SyncResult([], [], None)
-            oldest = min(d["createdAt"] for d in service.deployments)
-            records = task_store.list_group_tasks(
-                tx,
-                key.account_id,
-                key.region,
-                key.cluster_name,
-                service.group,
-                stopped_since=datetime.fromtimestamp(oldest, UTC),
-            )
-            instances = launch.placeable(tx, cluster)
-            observed = [self._observed(tx, r, instances) for r in records]
-            decision = decide(
-                self._desired(service),
-                observed,
+                return {key: SyncResult([], [], None) for key in keys}
+            shared = _Instances(tx, cluster)
+            return {key: self._sync_one(tx, cluster, key, now, shared) for key in keys}
+
+    def _sync_one(
+        self, tx: Connection, cluster: ClusterRecord, key: ServiceKey, now: datetime, shared: _Instances
+    ) -> SyncResult:
+        service = store.find_service(tx, key.account_id, key.region, key.cluster_name, key.name, lock=True)
+        if service is None or service.status == store.INACTIVE or not service.deployments:
+            return SyncResult([], [], None)
+        oldest = min(d["createdAt"] for d in service.deployments)
+        records = task_store.list_group_tasks(
+            tx,
+            key.account_id,
+            key.region,
+            key.cluster_name,
+            service.group,
+            stopped_since=datetime.fromtimestamp(oldest, UTC),
+        )
+        statuses = instance_store.instance_statuses(
+            tx, key.account_id, [r.container_instance_arn for r in records if r.container_instance_arn]
+        )
+        observed = [self._observed(tx, r, statuses) for r in records]
+        daemon = service.scheduling_strategy == docs.DAEMON
+        decision = decide(
+            self._desired(service),
+            observed,
+            now,
+            new_deployment_id=docs.random_deployment_id,
+            instances=self._daemon_instances(service, records, shared.get(), tx) if daemon else (),
+        )
+        by_arn = {r.arn: r for r in records}
+        stopped = [self._stop(tx, by_arn[s.arn], s.reason, now) for s in decision.stops]
+        events = list(decision.events)
+        running_stops = [s.task_id for s in decision.stops if by_arn[s.arn].last_status == RUNNING]
+        if running_stops:
+            events.append(messages.stopped(service.name, running_stops))
+        launched, unplaced = self._launch(tx, cluster, service, decision, shared, now, events)
+        if launched:
+            decision.primary["pendingCount"] += len(launched)
+        saved = replace(
+            service,
+            status=decision.status,
+            desired_count=decision.desired_count if daemon else service.desired_count,
+            task_definition_arn=decision.primary["taskDefinition"],
+            deployments=decision.deployments,
+            events=with_events(
+                with_events(service.events, events, now, random_uuid),
+                unplaced,
                 now,
-                new_deployment_id=_deployment_id,
-                instances=self._daemon_instances(service, records, instances, tx)
-                if service.scheduling_strategy == docs.DAEMON
-                else (),
-            )
-            by_arn = {r.arn: r for r in records}
-            stopped = [self._stop(tx, by_arn[s.arn], s.reason, now) for s in decision.stops]
-            events = list(decision.events)
-            running_stops = [s.task_id for s in decision.stops if by_arn[s.arn].last_status == RUNNING]
-            if running_stops:
-                events.append(messages.stopped(service.name, running_stops))
-            launched, unplaced = self._launch(tx, cluster, service, decision, instances, now, events)
-            if launched:
-                decision.primary["pendingCount"] += len(launched)
-            saved = replace(
-                service,
-                status=decision.status,
-                desired_count=decision.desired_count
-                if service.scheduling_strategy == docs.DAEMON
-                else service.desired_count,
-                task_definition_arn=decision.primary["taskDefinition"],
-                deployments=decision.deployments,
-                events=with_events(
-                    with_events(service.events, events, now, _event_id),
-                    unplaced,
-                    now,
-                    _event_id,
-                    repeat_window_s=PLACEMENT_EVENT_REPEAT_S,
-                ),
-                scheduler_state=decision.state,
-                updated_at=now if decision.deployments != service.deployments else service.updated_at,
-            )
-            if saved != service and store.save_service(tx, saved) is None:
-                raise RuntimeError(f"service {key.name} changed under its locked sync")
+                random_uuid,
+                repeat_window_s=PLACEMENT_EVENT_REPEAT_S,
+            ),
+            scheduler_state=decision.state,
+            updated_at=now if decision.deployments != service.deployments else service.updated_at,
+        )
+        if saved != service and store.save_service(tx, saved) is None:
+            raise RuntimeError(f"service {key.name} changed under its locked sync")
         return SyncResult(launched, stopped, decision.look_again_s)
 
     def _desired(self, service: ServiceRecord) -> Desired:
@@ -210,11 +244,9 @@ class ServiceController:
             healthy_after_s=self._healthy_after_s,
         )
 
-    def _observed(
-        self, tx: Connection, record: TaskRecord, instances: Mapping[str, launch.Placeable]
-    ) -> ObservedTask:
-        placed = instances.get(record.container_instance_arn or "")
-        leaving = placed is None or placed.record.status != "ACTIVE"
+    def _observed(self, tx: Connection, record: TaskRecord, statuses: Mapping[str, str]) -> ObservedTask:
+        status = statuses.get(record.container_instance_arn or "")
+        placed = record.container_instance_arn is not None
         definition = self._definition(tx, record.account_id, record.region, record.task_definition_arn)
         return ObservedTask(
             arn=record.arn,
@@ -230,7 +262,8 @@ class ServiceController:
             stop_code=record.stop_code,
             stopped_reason=record.stopped_reason,
             instance_arn=record.container_instance_arn,
-            instance_leaving=leaving and record.container_instance_arn is not None,
+            instance_leaving=placed and status != "ACTIVE",
+            instance_lost=placed and status not in ("ACTIVE", "DRAINING"),
         )
 
     def _daemon_instances(
@@ -294,7 +327,7 @@ class ServiceController:
         cluster: ClusterRecord,
         service: ServiceRecord,
         decision: Decision,
-        instances: Mapping[str, launch.Placeable],
+        shared: _Instances,
         now: datetime,
         events: list[str],
     ) -> tuple[list[TaskRecord], list[str]]:
@@ -315,13 +348,17 @@ class ServiceController:
             tags=self._propagated_tags(tx, service, definition),
         )
         rng = random.Random(f"{service.arn}:{now.isoformat()}")  # noqa: S311 - ties only
+        instances = shared.get()
         if decision.launch_on:
             targets = [
                 (arn, instances[arn].record.instance_id) for arn in decision.launch_on if arn in instances
             ]
             launched = launch.launch_on(tx, cluster, replace(spec, strategies=()), targets, now=now, rng=rng)
+            shared.invalidate()  # launch_on re-reads the instances itself
         else:
-            launched = launch.launch(tx, cluster, spec, decision.launch, now=now, rng=rng)
+            launched = launch.launch(
+                tx, cluster, spec, decision.launch, now=now, rng=rng, instances=instances
+            )
         if launched.tasks:
             replaced = int(decision.state.pop("unhealthy_replaced", 0)) + sum(
                 1 for s in decision.stops if s.unhealthy
@@ -368,6 +405,23 @@ class ServiceController:
         return found
 
 
+class _Instances:
+    """The cluster's placeable instances, read once per transaction when first needed and kept current by
+    the launches that share them."""
+
+    def __init__(self, tx: Connection, cluster: ClusterRecord) -> None:
+        self._tx, self._cluster = tx, cluster
+        self._instances: dict[str, launch.Placeable] | None = None
+
+    def get(self) -> dict[str, launch.Placeable]:
+        if self._instances is None:
+            self._instances = launch.placeable(self._tx, self._cluster)
+        return self._instances
+
+    def invalidate(self) -> None:
+        self._instances = None
+
+
 def _has_health_check(definition: TaskDefinitionRecord | None) -> bool:
     if definition is None:
         return False
@@ -386,12 +440,3 @@ def _closest(failures: list[launch.Failure]) -> tuple[str, str] | None:
     if not ranked:
         return None
     return ranked[0].arn.rsplit("/", 1)[-1], ranked[0].reason
-
-
-def _deployment_id() -> str:
-    return docs.deployment_id(secrets.randbelow(9 * 10**18))
-
-
-def _event_id() -> str:
-    token = secrets.token_hex(16)
-    return f"{token[:8]}-{token[8:12]}-{token[12:16]}-{token[16:20]}-{token[20:]}"

@@ -104,16 +104,30 @@ def validate(spec: LaunchSpec, count: int) -> None:
 
 
 def launch(
-    tx: Connection, cluster: ClusterRecord, spec: LaunchSpec, count: int, *, now: datetime, rng: random.Random
+    tx: Connection,
+    cluster: ClusterRecord,
+    spec: LaunchSpec,
+    count: int,
+    *,
+    now: datetime,
+    rng: random.Random,
+    instances: dict[str, Placeable] | None = None,
 ) -> Launched:
-    """Place ``count`` copies of ``spec`` on the cluster's instances and record them."""
+    """Place ``count`` copies of ``spec`` on the cluster's instances and record them.
+
+    ``instances`` (from :func:`placeable`, in this transaction) lets several launches share one read of
+    the cluster; each launch updates it with what it placed.
+    """
     task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
-    instances = placeable(tx, cluster)
+    if instances is None:
+        instances = placeable(tx, cluster)
     snapshot = ClusterSnapshot(tuple(p.snapshot for p in instances.values()))
     plan = place(snapshot, spec.request(count), rng, cluster_arn=cluster.arn)
     launched = Launched(failures=[Failure(f.arn, f.reason) for f in plan.failures])
     for placement in plan.placements:
-        _record_on(tx, cluster, spec, instances[placement.instance_arn].record, now, launched)
+        target = instances[placement.instance_arn]
+        if _record_on(tx, cluster, spec, target.record, now, launched):
+            instances[placement.instance_arn] = _debited(target, spec)
     return launched
 
 
@@ -156,8 +170,8 @@ def placeable(tx: Connection, cluster: ClusterRecord) -> dict[str, Placeable]:
     found: dict[str, Placeable] = {}
     for record in records:
         count = counts.get(record.arn, task_store.TaskCounts())
-        snap = replace(
-            instance_snapshot(record),
+        snap = instance_snapshot(
+            record,
             running_tasks_count=count.running,
             pending_tasks_count=count.pending,
             task_groups=groups.get(record.arn, {}),
@@ -166,8 +180,14 @@ def placeable(tx: Connection, cluster: ClusterRecord) -> dict[str, Placeable]:
     return found
 
 
-def instance_snapshot(record: ContainerInstanceRecord) -> InstanceSnapshot:
-    """The scheduler's view of ``record`` (no tasks yet: no counts or task groups)."""
+def instance_snapshot(
+    record: ContainerInstanceRecord,
+    *,
+    running_tasks_count: int = 0,
+    pending_tasks_count: int = 0,
+    task_groups: Mapping[str, int] | None = None,
+) -> InstanceSnapshot:
+    """The scheduler's view of ``record`` (with its task counts and groups when given)."""
     agent_version = record.version_info.get("agentVersion")
     return InstanceSnapshot(
         arn=record.arn,
@@ -184,6 +204,9 @@ def instance_snapshot(record: ContainerInstanceRecord) -> InstanceSnapshot:
         attributes=record.attributes,
         agent_version=agent_version if isinstance(agent_version, str) else None,
         ec2_instance_id=record.ec2_instance_id,
+        running_tasks_count=running_tasks_count,
+        pending_tasks_count=pending_tasks_count,
+        task_groups=task_groups or {},
     )
 
 
@@ -198,14 +221,34 @@ def _record_on(
     instance: ContainerInstanceRecord,
     now: datetime,
     launched: Launched,
-) -> None:
+) -> bool:
     record = _start(tx, cluster, spec, instance, now)
     if record is None:
         launched.failures.append(Failure(instance.arn, RESOURCE_CPU))
-        return
+        return False
     if spec.tags:
         tag_store.put_tags(tx, cluster.account_id, record.arn, spec.tags)
     launched.tasks.append(record)
+    return True
+
+
+def _debited(target: Placeable, spec: LaunchSpec) -> Placeable:
+    """``target`` after one task of ``spec`` was recorded on it (what the store now holds)."""
+    snap, shape = target.snapshot, spec.shape
+    groups = dict(snap.task_groups)
+    groups[spec.group] = groups.get(spec.group, 0) + 1
+    return Placeable(
+        target.record,
+        replace(
+            snap,
+            remaining_cpu=snap.remaining_cpu - shape.cpu,
+            remaining_memory=snap.remaining_memory - shape.memory,
+            reserved_ports_tcp=snap.reserved_ports_tcp | shape.host_ports_tcp,
+            reserved_ports_udp=snap.reserved_ports_udp | shape.host_ports_udp,
+            pending_tasks_count=snap.pending_tasks_count + 1,
+            task_groups=groups,
+        ),
+    )
 
 
 def _start(

@@ -46,9 +46,11 @@ def place(
         failure = PlacementFailure(cluster_arn, plan.NO_CONTAINER_INSTANCES)
         return PlacementPlan((), (failure,), request.count)
     pipeline = _filters(request)
+    # Without strategies the choice is the feasible instance with the smallest ARN: the first one found.
+    first_only = not request.strategies
     placements: list[Placement] = []
     for placed_so_far in range(request.count):
-        feasible, rejected = _feasible(working.values(), request, pipeline)
+        feasible, rejected = _feasible(working.values(), request, pipeline, first_only=first_only)
         if not feasible:
             return PlacementPlan(tuple(placements), tuple(rejected), request.count - placed_so_far)
         best = _select(feasible, tuple(working.values()), request, rng)
@@ -75,17 +77,23 @@ def _filters(request: TaskRequest) -> tuple[Filter, ...]:
 
 
 def _feasible(
-    candidates: Iterable[Candidate], request: TaskRequest, pipeline: Sequence[Filter]
+    candidates: Iterable[Candidate], request: TaskRequest, pipeline: Sequence[Filter], *, first_only: bool
 ) -> tuple[list[Candidate], list[PlacementFailure]]:
-    """The candidates every filter keeps, and one failure (the first filter's reason) per other one."""
+    """The candidates every filter keeps (with ``first_only``, just the first), and one failure (the
+    first filter's reason) per other one looked at."""
     feasible: list[Candidate] = []
     rejected: list[PlacementFailure] = []
+    # Plain loops: this runs (instances * filters) times per task, the scheduler's hottest code.
     for candidate in candidates:
-        reason = next((r for check in pipeline if (r := check(candidate, request)) is not None), None)
-        if reason is None:
-            feasible.append(candidate)
+        for check in pipeline:
+            reason = check(candidate, request)
+            if reason is not None:
+                rejected.append(PlacementFailure(candidate.arn, reason))
+                break
         else:
-            rejected.append(PlacementFailure(candidate.arn, reason))
+            feasible.append(candidate)
+            if first_only:
+                break
     return feasible, rejected
 
 
@@ -93,6 +101,8 @@ def _select(
     feasible: Sequence[Candidate], everyone: Sequence[Candidate], request: TaskRequest, rng: random.Random
 ) -> Candidate:
     """The best candidate: strategies compared in order ("step 3"), then the ARN ("select", step 4)."""
+    if not request.strategies:
+        return feasible[0]  # candidates come in ARN order
     scorers = [scorer(strategy, request, everyone, rng) for strategy in request.strategies]
     # min() computes each key once, in ARN order, so a random strategy draws from the rng repeatably.
     return min(feasible, key=lambda c: (tuple(score(c) for score in scorers), c.arn))

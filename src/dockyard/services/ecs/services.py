@@ -9,7 +9,6 @@ counts them into the deployments, completes or fails rollouts, writes events and
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -65,7 +64,9 @@ class ServiceOperations:
             existing = store.find_service(tx, ctx.account_id, ctx.region, cluster.name, name, lock=True)
             if existing is not None and existing.status != store.INACTIVE:
                 raise InvalidParameterException(rules.NOT_IDEMPOTENT)
-            deployment = docs.new_deployment(_deployment_id(), definition.arn, desired, launch_type, ctx.now)
+            deployment = docs.new_deployment(
+                docs.random_deployment_id(), definition.arn, desired, launch_type, ctx.now
+            )
             record = ServiceRecord(
                 account_id=ctx.account_id,
                 region=ctx.region,
@@ -277,10 +278,6 @@ def _check_placement(definition: TaskDefinitionRecord, config: dict[str, Any]) -
     launch.validate(spec, 1)
 
 
-def _deployment_id() -> str:
-    return docs.deployment_id(secrets.randbelow(9 * 10**18))
-
-
 def _with_new_primary(
     deployments: list[dict[str, Any]],
     definition_arn: str,
@@ -293,5 +290,7 @@ def _with_new_primary(
         if deployment["status"] == docs.PRIMARY:
             deployment["status"] = docs.ACTIVE
             deployment["updatedAt"] = ctx.now.timestamp()
-    primary = docs.new_deployment(_deployment_id(), definition_arn, desired, record.launch_type, ctx.now)
+    primary = docs.new_deployment(
+        docs.random_deployment_id(), definition_arn, desired, record.launch_type, ctx.now
+    )
     return [primary, *deployments]

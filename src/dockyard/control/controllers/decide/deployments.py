@@ -7,6 +7,7 @@ is ``{id, createdAt, message}``. Ids are inputs (the caller draws them), so deci
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,11 @@ Event = dict[str, Any]
 def deployment_id(digits: int) -> str:
     """``ecs-svc/`` and 19 digits, as ECS's deployment ids look (``digits`` is reduced below 9e18)."""
     return f"ecs-svc/{10**18 + digits % (9 * 10**18)}"
+
+
+def random_deployment_id() -> str:
+    """A fresh deployment id (for the appliers; decisions take ids as inputs)."""
+    return deployment_id(secrets.randbelow(9 * 10**18))
 
 
 def new_deployment(

@@ -71,6 +71,7 @@ class ObservedTask:
     stopped_reason: str | None = None
     instance_arn: str | None = None
     instance_leaving: bool = False  # its instance is DRAINING, INACTIVE or gone
+    instance_lost: bool = False  # its instance is INACTIVE or gone: the task cannot be healthy
 
     @property
     def live(self) -> bool:
@@ -160,7 +161,7 @@ def decide(
     else:
         _replica(desired, live, now, decision)
     _count(live, decision, now)
-    _complete(desired, live, now, decision)
+    _complete(desired, live, tasks, now, decision)
     return decision
 
 
@@ -331,10 +332,23 @@ def _count(live: Sequence[ObservedTask], decision: Decision, now: datetime) -> N
             deployment["updatedAt"] = now.timestamp()
 
 
-def _complete(desired: Desired, live: Sequence[ObservedTask], now: datetime, decision: Decision) -> None:
+def _complete(
+    desired: Desired,
+    live: Sequence[ObservedTask],
+    tasks: Sequence[ObservedTask],
+    now: datetime,
+    decision: Decision,
+) -> None:
     primary = decision.primary
     stopping = {s.arn for s in decision.stops}
-    others = [t for t in live if t.deployment_id != primary["id"] or t.instance_leaving]
+    # Replaced tasks count until they have actually stopped (those of a lost instance never report).
+    others = [
+        t
+        for t in tasks
+        if t.last_status != STOPPED
+        and not t.instance_lost
+        and (t.deployment_id != primary["id"] or t.instance_leaving or not t.live)
+    ]
     current = [t for t in live if t not in others and t.arn not in stopping]
     healthy = [t for t in current if _healthy(t, desired, now)]
     done = (
@@ -365,7 +379,7 @@ def _complete(desired: Desired, live: Sequence[ObservedTask], now: datetime, dec
 
 
 def _healthy(task: ObservedTask, desired: Desired, now: datetime) -> bool:
-    if task.last_status != RUNNING:
+    if task.last_status != RUNNING or task.instance_lost:
         return False
     if task.has_health_check:
         return task.health == HEALTHY

@@ -245,6 +245,12 @@ def main() -> None:
             # Phase 2: the agents connect; the controller's next look at each service places its tasks.
             connect_all(db_path)
             connected = time.monotonic()
+            # A real agent's connection publishes "instances changed" for its cluster; the store update
+            # above does not, so an attribute change on one instance stands in for it.
+            instance = ecs.list_container_instances(cluster=CLUSTER, maxResults=1)["containerInstanceArns"][0]
+            ecs.put_attributes(
+                cluster=CLUSTER, attributes=[{"name": "bench", "value": "connected", "targetId": instance}]
+            )
             wait_for(
                 lambda: placement_window(db_path)[0] == total,
                 "every task placed",

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, insert, select, update
 
 from dockyard.store.schema import ecs_services as table
 
@@ -74,6 +74,23 @@ def key_of(record: ServiceRecord) -> ServiceKey:
     return ServiceKey(record.account_id, record.region, record.cluster_name, record.name)
 
 
+# The controller's per-service statements are built once: building one costs more than running it.
+_ONE = (
+    table.c.account_id == bindparam("k_account"),
+    table.c.region == bindparam("k_region"),
+    table.c.cluster_name == bindparam("k_cluster"),
+    table.c.name == bindparam("k_name"),
+)
+_FIND = select(table).where(*_ONE)
+_FIND_LOCKED = _FIND.with_for_update()
+_SAVE = update(table).where(*_ONE, table.c.version == bindparam("k_version"))
+
+
+def _one(record_or_key: ServiceRecord | ServiceKey) -> dict[str, Any]:
+    r = record_or_key
+    return {"k_account": r.account_id, "k_region": r.region, "k_cluster": r.cluster_name, "k_name": r.name}
+
+
 def insert_service(conn: Connection, record: ServiceRecord) -> None:
     conn.execute(insert(table).values(**_to_row(record)))
 
@@ -82,12 +99,7 @@ def save_service(conn: Connection, record: ServiceRecord) -> ServiceRecord | Non
     """Overwrite the stored service with ``record`` if it is still at ``record.version``; the saved record
     (version bumped), or None when someone else saved it first."""
     saved = replace(record, version=record.version + 1)
-    result = conn.execute(
-        update(table)
-        .where(*_key(record.account_id, record.region, record.cluster_name), table.c.name == record.name)
-        .where(table.c.version == record.version)
-        .values(**_to_row(saved))
-    )
+    result = conn.execute(_SAVE, {**_to_row(saved), **_one(record), "k_version": record.version})
     return saved if result.rowcount == 1 else None
 
 
@@ -103,8 +115,8 @@ def replace_service(conn: Connection, record: ServiceRecord) -> None:
 def find_service(
     conn: Connection, account_id: str, region: str, cluster_name: str, name: str, *, lock: bool = False
 ) -> ServiceRecord | None:
-    query = select(table).where(*_key(account_id, region, cluster_name), table.c.name == name)
-    row = conn.execute(query.with_for_update() if lock else query).first()
+    key = ServiceKey(account_id, region, cluster_name, name)
+    row = conn.execute(_FIND_LOCKED if lock else _FIND, _one(key)).first()
     return None if row is None else _to_record(row._mapping)
 
 

@@ -314,6 +314,8 @@ def lock_cluster(conn: Connection, account_id: str, region: str, cluster_name: s
     """Lock the cluster row and its instance rows until the transaction ends (PostgreSQL; a no-op on
     SQLite, whose write transactions are already exclusive). Every placement in the cluster is serialized
     behind this, including placements on instances registered after the lock was taken."""
+    if conn.dialect.name == "sqlite":
+        return
     conn.execute(
         select(clusters_table.c.id)
         .where(

@@ -285,9 +285,10 @@ class ServiceController:
         mine = {r.arn for r in records}
         observed = []
         for arn, placed in instances.items():
-            others = [
+            draining = placed.record.status == "DRAINING"
+            others = [  # only a draining instance's other tasks matter: its daemon stops after them
                 t
-                for t in task_store.list_instance_tasks(tx, service.account_id, arn)
+                for t in (task_store.list_instance_tasks(tx, service.account_id, arn) if draining else [])
                 if t.arn not in mine and t.desired_status == RUNNING
             ]
             snapshot = placed.snapshot
@@ -300,7 +301,7 @@ class ServiceController:
                 ObservedInstance(
                     arn=arn,
                     eligible=eligible,
-                    draining=placed.record.status == "DRAINING",
+                    draining=draining,
                     other_live_tasks=len(others),
                 )
             )
@@ -415,6 +416,7 @@ class _Instances:
 
     def get(self) -> dict[str, launch.Placeable]:
         if self._instances is None:
+            launch.lock(self._tx, self._cluster)
             self._instances = launch.placeable(self._tx, self._cluster)
         return self._instances
 

@@ -2,7 +2,7 @@
 
 ```
 launch(tx, cluster, spec, count)                      launch_on(tx, cluster, spec, instance ids)
-   │ lock the cluster's task rows (concurrent launches serialize here)
+   │ lock the cluster's rows (concurrent launches serialize here)
    │ read its registered instances as scheduler snapshots, with task counts and groups
    │ place (pure scheduler)                            │ place one copy on each named instance
    ▼                                                   ▼
@@ -98,6 +98,11 @@ class Placeable:
     snapshot: InstanceSnapshot
 
 
+def lock(tx: Connection, cluster: ClusterRecord) -> None:
+    """Serialize placements in ``cluster`` until the transaction ends."""
+    task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
+
+
 def validate(spec: LaunchSpec, count: int) -> None:
     """The scheduler's checks of the request (constraints and strategies well-formed); before any lock."""
     validate_placement(spec.request(count))
@@ -115,11 +120,11 @@ def launch(
 ) -> Launched:
     """Place ``count`` copies of ``spec`` on the cluster's instances and record them.
 
-    ``instances`` (from :func:`placeable`, in this transaction) lets several launches share one read of
-    the cluster; each launch updates it with what it placed.
+    ``instances`` (from :func:`placeable`, in this transaction, after :func:`lock`) lets several launches
+    share one read of the cluster; each launch updates it with what it placed.
     """
-    task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
     if instances is None:
+        lock(tx, cluster)
         instances = placeable(tx, cluster)
     snapshot = ClusterSnapshot(tuple(p.snapshot for p in instances.values()))
     plan = place(snapshot, spec.request(count), rng, cluster_arn=cluster.arn)
@@ -142,7 +147,7 @@ def launch_on(
 ) -> Launched:
     """One copy of ``spec`` on each named instance (``(reference, instance id or None)``), as StartTask
     does: the scheduler's filters still apply; a reference naming no registered instance is MISSING."""
-    task_store.lock_cluster(tx, cluster.account_id, cluster.region, cluster.name)
+    lock(tx, cluster)
     request = spec.request(1)
     launched = Launched()
     for reference, instance_id in targets:

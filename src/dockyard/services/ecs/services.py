@@ -19,6 +19,7 @@ from dockyard.control.changes import ChangeFeed, ClusterChange, ClusterRef
 from dockyard.control.controllers.decide import deployments as docs
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.shape import task_shape
+from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import service_rules as rules
@@ -27,6 +28,7 @@ from dockyard.services.ecs.errors import (
     ServiceNotActiveException,
     ServiceNotFoundException,
 )
+from dockyard.services.ecs.naming import DEFAULT_CLUSTER
 from dockyard.services.ecs.tag_rules import tag_pairs
 from dockyard.services.ecs.tasks import active_definition, visible_cluster
 from dockyard.services.paging import decode_token, encode_token, page_size
@@ -231,8 +233,9 @@ class ServiceOperations:
 
     def _existing_service_arn(self, ctx: RequestContext, tx: Connection, resource_arn: str) -> str:
         """The ARN of a service the caller can see (for tagging), or ECS's error."""
-        parts = resource_arn.split(":", 5)[-1].split("/")
-        cluster_name = parts[1] if len(parts) == 3 else "default"
+        parsed = parse_arn(resource_arn)
+        parts = parsed.resource.split("/") if parsed is not None else []
+        cluster_name = parts[1] if len(parts) == 3 else DEFAULT_CLUSTER  # old ARNs: service/<name>
         record = None
         name = rules.service_name_from_reference(
             resource_arn, region=ctx.region, account_id=ctx.account_id, cluster=cluster_name

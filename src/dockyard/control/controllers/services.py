@@ -40,6 +40,7 @@ from dockyard.control.controllers.decide.service import (
 )
 from dockyard.control.controllers.queue import WorkQueue
 from dockyard.control.launch import placing as launch
+from dockyard.control.launch.definitions import DefinitionCache
 from dockyard.control.launch.shape import task_shape
 from dockyard.control.scheduler import NO_CONTAINER_INSTANCES, QueryError, parse_query
 from dockyard.core.clock import Clock, random_uuid
@@ -47,7 +48,6 @@ from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import services as store
 from dockyard.store import tags as tag_store
-from dockyard.store import task_definitions as definition_store
 from dockyard.store import tasks as task_store
 from dockyard.store.clusters import ClusterRecord
 from dockyard.store.database import Database
@@ -88,7 +88,7 @@ class ServiceController:
         self._wake = wake_instances
         self._healthy_after_s = healthy_after_s
         self.resync_period_s = resync_period_s
-        self._definitions: dict[str, TaskDefinitionRecord | None] = {}
+        self._definitions = DefinitionCache(max_entries=4096)
         self._queue: WorkQueue[Key] = WorkQueue()
 
     # --- the Controller protocol ------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class ServiceController:
     def _observed(self, tx: Connection, record: TaskRecord, statuses: Mapping[str, str]) -> ObservedTask:
         status = statuses.get(record.container_instance_arn or "")
         placed = record.container_instance_arn is not None
-        definition = self._definition(tx, record.account_id, record.region, record.task_definition_arn)
+        definition = self._definitions.get(tx, record.account_id, record.region, record.task_definition_arn)
         return ObservedTask(
             arn=record.arn,
             task_id=record.task_id,
@@ -336,7 +336,7 @@ class ServiceController:
         if not decision.launch and not decision.launch_on:
             return [], []
         primary = decision.primary
-        definition = self._definition(tx, service.account_id, service.region, primary["taskDefinition"])
+        definition = self._definitions.get(tx, service.account_id, service.region, primary["taskDefinition"])
         if definition is None:
             return [], []
         spec = launch.LaunchSpec(
@@ -387,23 +387,6 @@ class ServiceController:
         if service.config.get("enableECSManagedTags"):
             tags += [("aws:ecs:serviceName", service.name), ("aws:ecs:clusterName", service.cluster_name)]
         return tags
-
-    def _definition(
-        self, tx: Connection, account_id: str, region: str, arn: str
-    ) -> TaskDefinitionRecord | None:
-        """A task definition by ARN (cached: a revision's body never changes)."""
-        if arn in self._definitions:
-            return self._definitions[arn]
-        family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
-        found = (
-            definition_store.find_task_definition(tx, account_id, region, family, int(revision))
-            if revision.isdigit()
-            else None
-        )
-        if len(self._definitions) > 4096:
-            self._definitions.clear()
-        self._definitions[arn] = found
-        return found
 
 
 class _Instances:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.control.changes import ChangeFeed, ClusterRef
+from dockyard.control.launch.definitions import DefinitionCache
 from dockyard.core.agent_protocol import TaskPayload
 from dockyard.core.arn import parse_arn
 from dockyard.services.ecs import naming
@@ -31,13 +32,11 @@ from dockyard.services.ecs.payloads import task_payload
 from dockyard.services.ecs.task_state import with_health
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
-from dockyard.store import task_definitions as definition_store
 from dockyard.store import tasks as task_store
 from dockyard.store.database import Database
 from dockyard.store.tasks import STOPPED, TaskRecord
 
 INSTANCE_NOT_FOUND = "The referenced container instance was not found."
-DEFINITION_CACHE_MAX = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,7 @@ class AgentSessions:
     def __init__(self, db: Database, changes: ChangeFeed | None = None) -> None:
         self._db = db
         self._changes = changes or ChangeFeed()
-        self._definitions: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._definitions = DefinitionCache()
 
     def mark_all_disconnected(self) -> int:
         """Clear ``agent_connected`` everywhere (at server start: no session exists yet)."""
@@ -174,19 +173,6 @@ class AgentSessions:
         return len(groups)
 
     def _definition(self, tx: Any, record: TaskRecord) -> dict[str, Any] | None:
-        """The body of the task's definition (cached: a revision's body never changes)."""
-        key = (record.account_id, record.task_definition_arn)
-        if key in self._definitions:
-            return self._definitions[key]
-        family, _, revision = record.task_definition_arn.rsplit("/", 1)[-1].rpartition(":")
-        found = (
-            definition_store.find_task_definition(tx, record.account_id, record.region, family, int(revision))
-            if revision.isdigit()
-            else None
-        )
-        body = None if found is None else found.body
-        if body is not None:
-            if len(self._definitions) >= DEFINITION_CACHE_MAX:
-                self._definitions.clear()
-            self._definitions[key] = body
-        return body
+        """The body of the task's definition."""
+        found = self._definitions.get(tx, record.account_id, record.region, record.task_definition_arn)
+        return None if found is None else found.body

@@ -17,18 +17,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dockyard.control.changes import ChangeFeed, ClusterRef
+from dockyard.control.changes import ChangeFeed
 from dockyard.control.launch.placing import instance_snapshot
 from dockyard.control.scheduler import InstanceSnapshot, parse_query
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import container_instance_rules as rules
-from dockyard.services.ecs import naming
 from dockyard.services.ecs.errors import (
-    ClusterNotFoundException,
     InvalidParameterException,
     TargetNotFoundException,
 )
+from dockyard.services.ecs.lookups import cluster_ref, visible_cluster
 from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as store
@@ -57,7 +56,7 @@ class ContainerInstanceOperations:
         sent = rules.attribute_pairs(params.get("attributes") or [])
         tags = [(t["key"], t.get("value", "")) for t in params.get("tags") or []]
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=True)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
             existing = _reregistered(ctx, tx, cluster, params.get("containerInstanceArn"))
             if existing is None:
                 record = _new_instance(ctx, cluster, resources, params, sent)
@@ -67,7 +66,7 @@ class ContainerInstanceOperations:
             if tags:
                 tag_store.put_tags(tx, ctx.account_id, record.arn, tags)
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
-        self._changes.instances_changed(_ref(cluster))
+        self._changes.instances_changed(cluster_ref(cluster))
         return {"containerInstance": container_instance_view(record, stored_tags)}
 
     def describe_container_instances(self, ctx: RequestContext, params: Params) -> Result:
@@ -76,7 +75,7 @@ class ContainerInstanceOperations:
             raise InvalidParameterException(f"containerInstances must have 1 to {DESCRIBE_MAX} elements.")
         include = frozenset(params.get("include") or [])
         with self._db.read() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             ids = {ref: _instance_id(ctx, cluster, ref) for ref in references}
             found = store.find_instances(
                 tx, ctx.account_id, ctx.region, cluster.name, filter(None, ids.values())
@@ -105,7 +104,7 @@ class ContainerInstanceOperations:
         after = decode_token(params.get("nextToken"), (str,))
         statuses = [params["status"]] if params.get("status") else [ACTIVE, DRAINING]
         with self._db.read() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             records = store.list_instances(tx, ctx.account_id, ctx.region, cluster.name, statuses=statuses)
         arns = [
             r.arn
@@ -119,7 +118,7 @@ class ContainerInstanceOperations:
 
     def deregister_container_instance(self, ctx: RequestContext, params: Params) -> Result:
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             record = _find(ctx, tx, cluster, params["containerInstance"])
             if record is None:
                 raise InvalidParameterException(NOT_FOUND)
@@ -129,7 +128,7 @@ class ContainerInstanceOperations:
                     tx, replace(record, status=INACTIVE, agent_connected=False, updated_at=ctx.now)
                 )
             stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
-        self._changes.instances_changed(_ref(cluster))
+        self._changes.instances_changed(cluster_ref(cluster))
         return {"containerInstance": container_instance_view(record, stored_tags)}
 
     def update_container_instances_state(self, ctx: RequestContext, params: Params) -> Result:
@@ -142,7 +141,7 @@ class ContainerInstanceOperations:
         instances: list[dict[str, Any]] = []
         failures: list[dict[str, str]] = []
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             for reference in references:
                 record = _find(ctx, tx, cluster, reference)
                 if record is None or record.status == INACTIVE:
@@ -152,7 +151,7 @@ class ContainerInstanceOperations:
                 if record.status != status:
                     record = store.save_instance(tx, replace(record, status=status, updated_at=ctx.now))
                 instances.append(container_instance_view(record, None))
-        self._changes.instances_changed(_ref(cluster))
+        self._changes.instances_changed(cluster_ref(cluster))
         return {"containerInstances": instances, "failures": failures}
 
     def put_attributes(self, ctx: RequestContext, params: Params) -> Result:
@@ -168,7 +167,7 @@ class ContainerInstanceOperations:
             raise InvalidParameterException("attributeValue requires attributeName.")
         after = decode_token(params.get("nextToken"), (str, str))
         with self._db.read() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             listed = store.list_attributes(
                 tx,
                 ctx.account_id,
@@ -216,7 +215,7 @@ class ContainerInstanceOperations:
             pairs = {attribute["name"]: None} if delete else rules.attribute_pairs([attribute])
             by_target.setdefault(attribute["targetId"], {}).update(pairs)
         with self._db.write() as tx:
-            cluster = _cluster(ctx, tx, params.get("cluster"), active=False)
+            cluster = visible_cluster(ctx, tx, params.get("cluster"), active=False)
             for target, pairs in by_target.items():
                 record = _find(ctx, tx, cluster, target)
                 if record is None or record.status == INACTIVE:
@@ -227,7 +226,7 @@ class ContainerInstanceOperations:
                     changed = rules.check_custom_limit({**record.attributes, **pairs})
                 if changed != dict(record.attributes):
                     store.save_instance(tx, replace(record, attributes=changed, updated_at=ctx.now))
-        self._changes.instances_changed(_ref(cluster))
+        self._changes.instances_changed(cluster_ref(cluster))
         return {"attributes": [{**a, "targetType": rules.TARGET_TYPE} for a in attributes]}
 
 
@@ -265,18 +264,6 @@ def instance_snapshots(
     """The cluster's ACTIVE and DRAINING instances as the scheduler sees them, in ARN order."""
     records = store.list_instances(conn, account_id, region, cluster_name, statuses=store.REGISTERED)
     return [instance_snapshot(record) for record in records]
-
-
-def _cluster(ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool) -> ClusterRecord:
-    name = naming.cluster_name_from_reference(reference, region=ctx.region, account_id=ctx.account_id)
-    record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
-    if record is None or (active and record.status != cluster_store.ACTIVE):
-        raise ClusterNotFoundException()
-    return record
-
-
-def _ref(cluster: ClusterRecord) -> ClusterRef:
-    return ClusterRef(cluster.account_id, cluster.region, cluster.name)
 
 
 def _instance_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:

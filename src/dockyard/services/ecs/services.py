@@ -28,9 +28,9 @@ from dockyard.services.ecs.errors import (
     ServiceNotActiveException,
     ServiceNotFoundException,
 )
+from dockyard.services.ecs.lookups import active_definition, visible_cluster
 from dockyard.services.ecs.naming import DEFAULT_CLUSTER
 from dockyard.services.ecs.tag_rules import tag_pairs
-from dockyard.services.ecs.tasks import active_definition, visible_cluster
 from dockyard.services.paging import decode_token, encode_token, page_size
 from dockyard.store import services as store
 from dockyard.store import tags as tag_store

@@ -23,28 +23,24 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dockyard.control.changes import ChangeFeed, ClusterRef
+from dockyard.control.changes import ChangeFeed
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.shape import task_arn, task_shape
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import container_instance_rules as instance_rules
-from dockyard.services.ecs import naming
-from dockyard.services.ecs import task_definition_rules as definition_rules
 from dockyard.services.ecs import task_rules as rules
-from dockyard.services.ecs.errors import ClientException, ClusterNotFoundException, InvalidParameterException
+from dockyard.services.ecs.errors import ClientException, InvalidParameterException
+from dockyard.services.ecs.lookups import active_definition, cluster_ref, visible_cluster
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.tag_rules import tag_pairs
 from dockyard.services.paging import decode_token, encode_token, page_size
-from dockyard.store import clusters as cluster_store
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tags as tag_store
-from dockyard.store import task_definitions as definition_store
 from dockyard.store import tasks as store
 from dockyard.store.clusters import ClusterRecord
 from dockyard.store.database import Database
 from dockyard.store.services import service_group
-from dockyard.store.task_definitions import TaskDefinitionRecord
 from dockyard.store.tasks import RUNNING, STOPPED
 
 PAGE_MAX = 100
@@ -55,7 +51,6 @@ EC2 = launch.EC2
 DEFAULT_STOP_REASON = "Task stopped by user"
 USER_INITIATED = "UserInitiated"
 TASK_NOT_FOUND = "The referenced task was not found."
-DEFINITION_NOT_FOUND = "TaskDefinition not found."
 
 
 class TaskOperations:
@@ -124,7 +119,7 @@ class TaskOperations:
                 changed = True
         if changed:
             self._notifier.notify([record.container_instance_arn])
-            self._changes.tasks_changed(_ref(cluster), [record.group])
+            self._changes.tasks_changed(cluster_ref(cluster), [record.group])
         return {"task": rules.task_view(record, None)}
 
     def describe_tasks(self, ctx: RequestContext, params: Params) -> Result:
@@ -202,7 +197,7 @@ class TaskOperations:
     ) -> Result:
         """After the launch committed: wake the agents and controllers; the RunTask/StartTask result."""
         self._notifier.notify(launched.instance_arns)
-        self._changes.tasks_changed(_ref(cluster), [spec.group])
+        self._changes.tasks_changed(cluster_ref(cluster), [spec.group])
         tags = list(spec.tags) if spec.tags else None
         failures = [{"arn": f.arn, "reason": f.reason} for f in launched.failures]
         return {
@@ -245,43 +240,12 @@ def _launch_spec(
     )
 
 
-def _ref(cluster: ClusterRecord) -> ClusterRef:
-    return ClusterRef(cluster.account_id, cluster.region, cluster.name)
-
-
 def _check_launch_type(params: Params) -> None:
     launch_type = params.get("launchType") or EC2
     if params.get("capacityProviderStrategy"):
         raise ClientException("Capacity provider strategies are not supported yet.")
     if launch_type != EC2:
         raise ClientException(f"The {launch_type} launch type is not supported yet.")
-
-
-def visible_cluster(
-    ctx: RequestContext, tx: Connection, reference: str | None, *, active: bool
-) -> ClusterRecord:
-    name = naming.cluster_name_from_reference(reference, region=ctx.region, account_id=ctx.account_id)
-    record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
-    if record is None or (active and record.status != cluster_store.ACTIVE):
-        raise ClusterNotFoundException()
-    return record
-
-
-def active_definition(ctx: RequestContext, tx: Connection, reference: str) -> TaskDefinitionRecord:
-    """The ACTIVE task definition ``reference`` names (family = its latest ACTIVE revision)."""
-    ref = definition_rules.parse_reference(reference, region=ctx.region, account_id=ctx.account_id)
-    record = None
-    if ref is not None and ref.revision is None:
-        record = definition_store.find_latest_active(tx, ctx.account_id, ctx.region, ref.family)
-    elif ref is not None and ref.revision is not None:
-        record = definition_store.find_task_definition(
-            tx, ctx.account_id, ctx.region, ref.family, ref.revision
-        )
-    if record is None or record.status == definition_store.DELETE_IN_PROGRESS:
-        raise InvalidParameterException(DEFINITION_NOT_FOUND)
-    if record.status != definition_store.ACTIVE:
-        raise ClientException("TaskDefinition is inactive")
-    return record
 
 
 def _task_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:

@@ -82,7 +82,7 @@ def dockyard(work: Path, cluster: str, server_env: dict[str, str] | None = None)
             )
         )
     try:
-        wait_for(lambda: _healthy(endpoint), "the server")
+        wait_for(lambda: server_healthy(endpoint), "the server")
         ecs = client("ecs", endpoint)
         ecs.create_cluster(clusterName=cluster)
         agent_flags = ["--data-dir", str(work / "agent"), "--metadata-port", str(free_port())]
@@ -103,7 +103,7 @@ def dockyard(work: Path, cluster: str, server_env: dict[str, str] | None = None)
             proc.wait(timeout=30)
 
 
-def _healthy(endpoint: str) -> bool:
+def server_healthy(endpoint: str) -> bool:
     try:
         return httpx.get(f"{endpoint}/health", timeout=1).status_code == 200
     except httpx.TransportError:

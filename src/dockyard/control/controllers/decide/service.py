@@ -192,13 +192,16 @@ def _replica(desired: Desired, live: Sequence[ObservedTask], now: datetime, deci
             stopping.add(task.arn)
             decision.stops.append(Stop(task.arn, task.task_id, reason, unhealthy))
 
+    def replaced(task: ObservedTask) -> None:
+        stop(task, DRAIN_REASON if task.instance_leaving else REPLACE_REASON.format(primary["id"]))
+
     for task in live:
         if _failing_health(task, desired, now):
             stop(task, UNHEALTHY_REASON, unhealthy=True)
             decision.events.append(messages.failed_health_checks(desired.name, task.task_id))
     for task in replace:
         if task.last_status in PENDING_STATES:
-            stop(task, DRAIN_REASON if task.instance_leaving else REPLACE_REASON.format(primary["id"]))
+            replaced(task)
     keep = [t for t in current if t.arn not in stopping]
     if len(keep) > want:
         # Pending ones first, then the newest.
@@ -216,11 +219,11 @@ def _replica(desired: Desired, live: Sequence[ObservedTask], now: datetime, deci
         decision.launch = max(0, min(want - len(keep), room))
     healthy = sum(1 for t in [*keep, *remaining_replace] if _healthy(t, desired, now))
     for task in sorted(remaining_replace, key=lambda t: t.created_at):
-        if not _healthy(task, desired, now):
-            stop(task, DRAIN_REASON if task.instance_leaving else REPLACE_REASON.format(primary["id"]))
-        elif healthy - 1 >= min_healthy:
-            stop(task, DRAIN_REASON if task.instance_leaving else REPLACE_REASON.format(primary["id"]))
-            healthy -= 1
+        is_healthy = _healthy(task, desired, now)
+        if not is_healthy or healthy - 1 >= min_healthy:  # an unhealthy one costs no healthy task
+            replaced(task)
+            if is_healthy:
+                healthy -= 1
     _look_again_when_healthy(desired, live, now, decision)
 
 

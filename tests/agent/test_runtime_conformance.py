@@ -153,6 +153,17 @@ def test_health_check_reaches_its_status(harness: RuntimeHarness, test: str, exp
     harness.wait_until(lambda: _health(harness, container_id) == expected, deadline_s=15, what=expected)
 
 
+def test_a_stopped_container_with_a_health_check_reads_unhealthy(harness: RuntimeHarness) -> None:
+    # The engine's own rule: whatever the last check said, a container that is not running is unhealthy.
+    check = HealthCheck(("CMD-SHELL", "true"), interval_s=1, timeout_s=1, retries=1)
+    container_id = harness.run(SLEEP, health_check=check)
+    harness.wait_until(lambda: _health(harness, container_id) == "healthy", deadline_s=15, what="healthy")
+
+    harness.runtime.stop(container_id, timeout_s=1)
+
+    assert _health(harness, container_id) == "unhealthy"
+
+
 def test_resource_limits_are_visible_in_inspect(harness: RuntimeHarness) -> None:
     container_id = harness.run(SLEEP, memory_bytes=64 * MiB, cpu_shares=256)
 

@@ -529,6 +529,22 @@ def test_health_changes_are_published(env: Env) -> None:
     assert env.health == [(arn, {"app": "HEALTHY"}), (arn, {"app": "UNHEALTHY"})]
 
 
+def test_a_container_that_exits_is_not_published_unhealthy(env: Env) -> None:
+    # The engine marks an exited container unhealthy; publishing that would make the service scheduler
+    # count a failed health check (and say so) for a task that merely stopped.
+    engine = env.engine()
+    check = {"command": ["CMD-SHELL", "probe"], "interval": 5, "retries": 1}
+    payload = task("t1", container("app", healthCheck=check))
+    arn = payload["taskArn"]
+    engine.apply([payload])
+    env.wait_status(arn, "RUNNING")
+    env.runtime.run_health_checks()
+    wait_until(lambda: len(env.health) == 1, "HEALTHY published")
+    env.runtime.exit(env.by_name(arn)["app"].id, 137)
+    env.wait_status(arn, "STOPPED")
+    assert env.health == [(arn, {"app": "HEALTHY"})]
+
+
 # --- restarts ---------------------------------------------------------------------------------------------
 
 

@@ -255,6 +255,8 @@ class FakeRuntime:
     def _exit(self, container: _Container, exit_code: int) -> None:
         container.status, container.exit_code = "exited", exit_code
         container.finished_at = self._clock()
+        if container.spec.health_check is not None:
+            container.health = "unhealthy"  # as Docker marks a container that stopped
         container.ip_addresses = {}
 
     def _bind_ports(self, spec: ContainerSpec) -> tuple[NetworkBinding, ...]:

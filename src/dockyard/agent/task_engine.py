@@ -562,7 +562,9 @@ class TaskEngine:
             return
         with self._lock:
             task = self._tasks.get(arn)
-            if task is None:
+            # A task on its way out has no health to report: the engine marks a container it stopped
+            # (or that was killed) unhealthy, which the service scheduler would take for a failed check.
+            if task is None or task.desired == DESIRED_STOPPED:
                 return
             health = {
                 c.name: task_logic.ecs_health(c.state.health if c.state is not None else None)

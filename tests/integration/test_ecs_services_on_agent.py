@@ -183,6 +183,8 @@ def test_a_killed_container_is_replaced_and_the_service_is_stable_again(
     events = _events(_service(host, name))
     assert any(e.startswith(f"(service {name}) has started 1 tasks: (task ") for e in events), events
     assert events.count(steady) == 2, events  # once after creation, once after the replacement
+    # A killed container is stopped, not unhealthy (Docker marks it unhealthy all the same).
+    assert not any("unhealthy" in e for e in events), events
 
 
 def test_a_rolling_update_keeps_two_healthy_tasks_and_completes(host: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.server.maintenance import maintain
 from dockyard.server.runtime import Runtime
 from dockyard.services.base import Provider
+from dockyard.services.ec2.provider import Ec2Provider
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecr.registry import RegistryService
 from dockyard.services.ecr.tokens import RegistryTokens
@@ -79,6 +80,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
                 tokens=tokens,
             ),
             StsProvider(),
+            Ec2Provider(runtime.db),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))

@@ -360,3 +360,77 @@ ecs_services = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("account_id", "region", "cluster_name", "name", name="uq_ecs_services_name"),
 )
+
+
+# --- EC2: the VPC subset Fargate users touch ------------------------------------------------------------
+# Addresses are real (each subnet is a bridge on the hosts that run awsvpc tasks), so VPC and subnet CIDRs
+# are unique server-wide, not per account.
+
+ec2_vpcs = Table(
+    "ec2_vpcs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("vpc_id", String(32), nullable=False, unique=True),
+    Column("cidr", String(43), nullable=False, unique=True),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_ec2_vpcs_scope", "account_id", "region"),
+)
+
+ec2_subnets = Table(
+    "ec2_subnets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("subnet_id", String(32), nullable=False, unique=True),
+    Column("vpc_id", String(32), nullable=False),
+    Column("cidr", String(43), nullable=False, unique=True),
+    Column("availability_zone", String(64), nullable=False),
+    Column("default_for_az", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_ec2_subnets_scope", "account_id", "region"),
+)
+
+ec2_security_groups = Table(
+    "ec2_security_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("group_id", String(32), nullable=False, unique=True),
+    Column("vpc_id", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", String(255), nullable=False),
+    Column("ingress", Text, nullable=False),
+    Column("egress", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("vpc_id", "name", name="uq_ec2_security_groups_name"),
+    Index("ix_ec2_security_groups_scope", "account_id", "region"),
+)
+
+ec2_network_interfaces = Table(
+    "ec2_network_interfaces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("eni_id", String(32), nullable=False, unique=True),
+    Column("subnet_id", String(32), nullable=False),
+    Column("vpc_id", String(32), nullable=False),
+    Column("availability_zone", String(64), nullable=False),
+    Column("private_ip", String(45), nullable=False),
+    Column("mac", String(17), nullable=False),
+    Column("group_ids", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", String(255), nullable=False),
+    Column("interface_type", String(32), nullable=False),
+    Column("attachment", String(2048), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("subnet_id", "private_ip", name="uq_ec2_network_interfaces_address"),
+    Index("ix_ec2_network_interfaces_scope", "account_id", "region"),
+)

@@ -45,8 +45,8 @@ def check_strategy(strategy: Sequence[Mapping[str, Any]]) -> None:
             raise InvalidParameterError(f"The base must be between 0 and {MAX_BASE}.")
     if all(int(item.get("weight", 0)) == 0 for item in strategy):
         raise InvalidParameterError(
-            "The capacity provider strategy must contain at least one capacity provider with a weight greater "
-            "than zero."
+            "The capacity provider strategy must contain at least one capacity provider with a weight "
+            "greater than zero."
         )
 
 

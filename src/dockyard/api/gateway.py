@@ -1,24 +1,29 @@
-"""The AWS API gateway: one entry point for every JSON 1.1 and query-protocol request.
+"""The AWS API gateway: one entry point for every JSON 1.1, query-protocol and ec2-protocol request.
 
 Flow of a request::
 
     head ─▶ SigV4 authenticate (scope names the target's service and a known region, key → principal)
          ─▶ body (read only now, streamed up to the limit) ─▶ SigV4 confirm (signature over it all)
-         ─▶ resolve operation (X-Amz-Target | Action)
+         ─▶ resolve operation (X-Amz-Target | Action of the signing service: query or ec2 protocol)
          ─▶ parse + validate against the botocore input shape ─▶ provider method (in a worker thread)
          ─▶ serialize through the output shape ─▶ response
 
 Every failure is an :class:`ApiError` written in the protocol's error shape; anything else is logged with
-its stack trace and answered as a bare 500 ``InternalFailure``.
+its stack trace and answered as a bare 500 ``InternalFailure``. The error shape is the protocol of the
+service called; for errors raised before the service is known (authentication), the one the request looks
+like: JSON with an ``X-Amz-Target``, else the protocol of the service its credential scope names (ec2 for
+``.../ec2/aws4_request``), else query.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -28,6 +33,11 @@ from starlette.responses import Response
 from dockyard.api.auth.sigv4 import ScopePolicy, SignedRequest, authenticate, confirm
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
+from dockyard.api.protocol.ec2_protocol import (
+    parse_ec2_request,
+    serialize_ec2_error,
+    serialize_ec2_response,
+)
 from dockyard.api.protocol.json_protocol import (
     parse_json_request,
     serialize_json_error,
@@ -59,9 +69,23 @@ _QUERY_AUTH_CODES = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
     "IncompleteSignatureException": "IncompleteSignature",
 }
+# So does the ec2 protocol (EC2), which also calls its server faults ``InternalError``.
+_EC2_CODES = {
+    "InvalidSignatureException": "AuthFailure",
+    "UnrecognizedClientException": "AuthFailure",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "InternalFailure": "InternalError",
+}
+# The service a SigV4 credential scope names: ``Credential=KEY/20261127/us-east-1/ec2/aws4_request``.
+_SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
 # The largest AWS JSON request we serve: ECR's UploadLayerPart carries up to 20 MiB, base64-encoded.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 PROVIDER_THREADS = 2
+
+
+#: The wire protocol of a request, as botocore's models name them: how it is read and answered.
+Protocol = Literal["json", "query", "ec2"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +93,7 @@ class _Call:
     service: str
     operation: Any  # botocore OperationModel
     params: dict[str, Any]
-    is_query: bool
+    protocol: Protocol
 
 
 class AwsGateway:
@@ -96,15 +120,16 @@ class AwsGateway:
     async def handle(self, request: Request) -> Response:
         """Answer one AWS API request; never raises."""
         request_id: str = request.scope["state"]["request_id"]
-        is_query = "x-amz-target" not in request.headers
         try:
             wire = await self._handle(request, request_id)
         except ApiError as error:
-            wire = self._error_response(error, request_id, is_query=is_query, service=None)
+            protocol = self._claimed_protocol(request)
+            wire = self._error_response(error, request_id, protocol=protocol, service=None)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
+            internal = InternalError("An internal error occurred.")
             wire = self._error_response(
-                InternalError("An internal error occurred."), request_id, is_query=is_query, service=None
+                internal, request_id, protocol=self._claimed_protocol(request), service=None
             )
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
@@ -140,15 +165,18 @@ class AwsGateway:
             else:
                 result = await anyio.to_thread.run_sync(method, ctx, call.params, limiter=self._limiter)
         except ApiError as error:
-            return self._error_response(error, request_id, is_query=call.is_query, service=call.service)
-        if call.is_query:
+            return self._error_response(error, request_id, protocol=call.protocol, service=call.service)
+        if call.protocol == "ec2":
+            return serialize_ec2_response(call.operation, result, request_id)
+        if call.protocol == "query":
             return serialize_query_response(call.operation, result, request_id)
         return serialize_json_response(call.operation, result)
 
     def _scope_policy(self, request: Request) -> ScopePolicy:
         """A JSON request must be signed for the service its target names; any request for a known region.
 
-        A query-protocol request has no target: the signing service picks the model (see ``_resolve``).
+        A query- or ec2-protocol request has no target: the signing service picks the model (see
+        ``_resolve``).
         """
         target = request.headers.get("x-amz-target")
         service = self._catalog.signing_name_for_target(target) if target is not None else None
@@ -168,26 +196,56 @@ class AwsGateway:
         target = request.headers.get("x-amz-target")
         if target is not None:
             service_model, operation = self._catalog.resolve_target(target)
-            return _Call(service_model.service_name, operation, parse_json_request(operation, body), False)
-        if signing_service not in self._catalog.service_names:
+            return _Call(service_model.service_name, operation, parse_json_request(operation, body), "json")
+        service_model = self._catalog.service_for_signing_name(signing_service)
+        if service_model is None or service_model.protocol not in ("query", "ec2"):
             raise UnknownOperationError("Missing X-Amz-Target header.")
-        service_model = self._catalog.service(signing_service)
-        if service_model.protocol != "query":
-            raise UnknownOperationError("Missing X-Amz-Target header.")
+        name = service_model.service_name
+        if service_model.protocol == "ec2":
+            operation, params = parse_ec2_request(service_model, body, request.url.query)
+            return _Call(name, operation, params, "ec2")
         operation, params = parse_query_request(service_model, body, request.url.query)
-        return _Call(signing_service, operation, params, True)
+        return _Call(name, operation, params, "query")
+
+    def _claimed_protocol(self, request: Request) -> Protocol:
+        """The protocol to answer an error in when the service is not known yet (or no longer: the error
+        came out of ``_handle``): JSON for a request with an ``X-Amz-Target``; else the protocol of the
+        service the credential scope names (Authorization header, or ``X-Amz-Credential`` of a presigned
+        URL), if it is ec2; else query. Read from the request as sent, before or without any verification:
+        it picks only the shape of the error."""
+        if "x-amz-target" in request.headers:
+            return "json"
+        service = _claimed_signing_service(request)
+        model = self._catalog.service_for_signing_name(service) if service else None
+        return "ec2" if model is not None and model.protocol == "ec2" else "query"
 
     def _error_response(
-        self, error: ApiError, request_id: str, *, is_query: bool, service: str | None
+        self, error: ApiError, request_id: str, *, protocol: Protocol, service: str | None
     ) -> WireResponse:
         # A provider error whose shape the model marks as a fault is a 500; other errors keep their status.
         fault = service is not None and self._catalog.is_server_fault(service, error.code)
-        if not is_query:
+        if protocol == "json":
             return serialize_json_error(error, server_fault=fault)
-        code = _QUERY_AUTH_CODES.get(error.code)
+        renames = _EC2_CODES if protocol == "ec2" else _QUERY_AUTH_CODES
+        code = renames.get(error.code)
         if code is not None:
             error = ApiError(error.message, code=code, status=error.status)
+        if protocol == "ec2":
+            return serialize_ec2_error(error, request_id, server_fault=fault)
         return serialize_query_error(error, request_id, server_fault=fault)
+
+
+def _claimed_signing_service(request: Request) -> str | None:
+    """The service named by the credential scope a request presents, unverified; None when it names none."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        match = _SCOPE_SERVICE.search(authorization)
+        return match.group(1) if match else None
+    for key, value in parse_qsl(request.scope["query_string"].decode("latin-1")):
+        if key == "X-Amz-Credential":
+            parts = value.split("/")
+            return parts[3] if len(parts) == 5 else None
+    return None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -15,8 +15,9 @@ from botocore.model import OperationModel, ServiceModel
 
 from dockyard.core.errors import UnknownOperationError
 
-#: The services served by dockyard: the JSON 1.1 ones are addressed by ``X-Amz-Target``, STS by ``Action``.
-SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts")
+#: The services served by dockyard: the JSON 1.1 ones are addressed by ``X-Amz-Target``, STS (query
+#: protocol) and EC2 (ec2 protocol) by ``Action`` and the service the request is signed for.
+SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts", "ec2")
 
 
 class ServiceCatalog:
@@ -34,6 +35,7 @@ class ServiceCatalog:
         self._prefixes: dict[str, tuple[ServiceModel, frozenset[str]]] = {}
         self._targets: dict[str, tuple[ServiceModel, OperationModel]] = {}
         self._signing_names: dict[str, str] = {}
+        self._by_signing_name: dict[str, ServiceModel] = {}
         self._regions = _known_regions(loader.load_data("endpoints"))
         for name in service_names:
             raw = loader.load_service_model(name, "service-2")
@@ -43,6 +45,7 @@ class ServiceCatalog:
             self._operation_names[name] = frozenset(model.operation_names)
             metadata = raw["metadata"]
             self._signing_names[name] = metadata.get("signingName") or metadata["endpointPrefix"]
+            self._by_signing_name.setdefault(self._signing_names[name], model)
             prefix = metadata.get("targetPrefix")
             if prefix:
                 self._prefixes[prefix] = (model, self._operation_names[name])
@@ -75,6 +78,10 @@ class ServiceCatalog:
         """The signing name of the service an ``X-Amz-Target`` addresses; None for an unknown prefix."""
         entry = self._prefixes.get(x_amz_target.partition(".")[0])
         return None if entry is None else self._signing_names[entry[0].service_name]
+
+    def service_for_signing_name(self, signing_name: str) -> ServiceModel | None:
+        """The served service a credential scope's service names (``ec2``, ``sts``); None for any other."""
+        return self._by_signing_name.get(signing_name)
 
     def service(self, name: str) -> ServiceModel:
         """Return the model of a served service; raise UnknownOperationError for any other name."""

@@ -4,13 +4,17 @@ Requests flatten nested values into dotted keys (``Tags.member.1.Key``, ``Map.en
 rebuilt into a tree, read through the operation's input shape (form strings converted to the member
 types), then checked by the same validator as JSON requests. Query services name their errors
 differently: constraint breaches are ``ValidationError`` and unreadable values ``MalformedQueryString``.
+
+The form reading and XML writing are shared with the ec2 protocol (:mod:`.ec2_protocol`), a dialect of
+this one: a :class:`FormStyle` says how each spells member keys, lists and list items.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,7 +42,7 @@ def parse_query_request(
     ``InvalidAction`` for a missing or unknown action, SerializationError (code ``MalformedQueryString``)
     for unreadable values, ValidationError (code ``ValidationError``) for constraint breaches.
     """
-    form = _parse_form(query_string, body)
+    form = parse_form(query_string, body)
     action = form.pop("Action", "")
     if not action:
         raise ApiError("Missing Action", code="MissingAction")
@@ -51,7 +55,7 @@ def parse_query_request(
     if shape is None:
         return operation, {}
     try:
-        params = _read_structure(shape, _tree(form), "")
+        params = read_form(shape, form_tree(form), QUERY_STYLE)
         return operation, validate_input(shape, params, lower_camel_paths=True)
     except ValidationError as exc:
         raise ValidationError(exc.message, code="ValidationError") from None
@@ -73,7 +77,7 @@ def serialize_query_response(
     if shape is not None:
         wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
         parts.append(f"<{wrapper}>")
-        _write_members(shape, result, parts)
+        write_xml_members(shape, result, parts, QUERY_STYLE)
         parts.append(f"</{wrapper}>")
     parts.append(f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>")
     parts.append(f"</{name}Response>")
@@ -101,11 +105,45 @@ def xml_namespace(service: ServiceModel) -> str:
     return namespace or f"https://{service.endpoint_prefix}.amazonaws.com/doc/{service.api_version}/"
 
 
+# --- the query family's spelling ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FormStyle:
+    """How a protocol of the query family (query, ec2) names members in its forms and replies.
+
+    ``request_key`` gives a structure member's form key (from its name and shape), ``list_items`` the key
+    between a list's own key and the item index (None: items directly under the list, ``List.1``), and
+    ``item_tag`` the reply tag of list items whose shape names none.
+    """
+
+    request_key: Callable[[str, Shape], str]
+    list_items: Callable[[Shape], str | None]
+    item_tag: str
+
+
+def _query_request_key(name: str, member: Shape) -> str:
+    return str(member.serialization.get("name", name))
+
+
+def _query_list_items(shape: Shape) -> str | None:
+    if shape.serialization.get("flattened"):
+        return None
+    return str(shape.member.serialization.get("name", "member"))
+
+
+#: The query protocol's: ``Tags.member.1.Key`` (a list's member name, else ``member``), ``<member>`` items.
+QUERY_STYLE = FormStyle(request_key=_query_request_key, list_items=_query_list_items, item_tag="member")
+
+
 # --- request reading -----------------------------------------------------------------------------------
 
 
-def _parse_form(query_string: str, body: bytes) -> dict[str, str]:
-    """Merge the URL's and the body's form fields; the body wins (botocore sends everything there)."""
+def parse_form(query_string: str, body: bytes) -> dict[str, str]:
+    """Merge the URL's and the body's form fields; the body wins (botocore sends everything there).
+
+    Raises SerializationError (code ``MalformedQueryString``) for a body that is not UTF-8.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -115,7 +153,7 @@ def _parse_form(query_string: str, body: bytes) -> dict[str, str]:
     return form
 
 
-def _tree(form: Mapping[str, str]) -> dict[str, Any]:
+def form_tree(form: Mapping[str, str]) -> dict[str, Any]:
     """Nest dotted keys: ``{"A.member.1.B": v}`` becomes ``{"A": {"member": {"1": {"B": v}}}}``."""
     root: dict[str, Any] = {}
     for key, value in form.items():
@@ -131,44 +169,54 @@ def _tree(form: Mapping[str, str]) -> dict[str, Any]:
     return root
 
 
-def _read(shape: Shape, node: Any, path: str) -> Any:
+def read_form(shape: Shape, tree: Any, style: FormStyle) -> dict[str, Any]:
+    """Read a :func:`form_tree` through the structure ``shape``, spelled in ``style``.
+
+    Returns the members by their model names, form text converted to each member's type (integers,
+    booleans, floats; timestamps and blobs stay text for the validator). Raises SerializationError, naming
+    the form key, for a value of the wrong kind; checks no constraint (see ``validate_input``).
+    """
+    return _read_structure(shape, tree, "", style)
+
+
+def _read(shape: Shape, node: Any, path: str, style: FormStyle) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        return _read_structure(shape, node, path)
+        return _read_structure(shape, node, path, style)
     if kind == "list":
-        return _read_list(shape, node, path)
+        return _read_list(shape, node, path, style)
     if kind == "map":
-        return _read_map(shape, node, path)
+        return _read_map(shape, node, path, style)
     if isinstance(node, dict):
         raise SerializationError(f"Parameter '{path}' must be a single value.")
     return _read_scalar(kind, node, path)
 
 
-def _read_structure(shape: Shape, node: Any, path: str) -> dict[str, Any]:
+def _read_structure(shape: Shape, node: Any, path: str, style: FormStyle) -> dict[str, Any]:
     if node == "":
         return {}
     if not isinstance(node, dict):
         raise SerializationError(f"Parameter '{path}' must be a structure.")
     out: dict[str, Any] = {}
     for name, member in shape.members.items():
-        key = member.serialization.get("name", name)
+        key = style.request_key(name, member)
         if key in node:
-            out[name] = _read(member, node[key], f"{path}.{key}" if path else key)
+            out[name] = _read(member, node[key], f"{path}.{key}" if path else key, style)
     return out
 
 
-def _read_list(shape: Shape, node: Any, path: str) -> list[Any]:
+def _read_list(shape: Shape, node: Any, path: str, style: FormStyle) -> list[Any]:
     if node == "":  # botocore sends ``List=`` for an empty list
         return []
-    if not shape.serialization.get("flattened"):
-        member_key = shape.member.serialization.get("name", "member")
+    member_key = style.list_items(shape)
+    if member_key is not None:
         node = node.get(member_key, {}) if isinstance(node, dict) else node
         path = f"{path}.{member_key}"
     items = _indexed(node, path)
-    return [_read(shape.member, item, f"{path}.{index}") for index, item in items]
+    return [_read(shape.member, item, f"{path}.{index}", style) for index, item in items]
 
 
-def _read_map(shape: Shape, node: Any, path: str) -> dict[Any, Any]:
+def _read_map(shape: Shape, node: Any, path: str, style: FormStyle) -> dict[Any, Any]:
     if node == "":
         return {}
     if not shape.serialization.get("flattened"):
@@ -180,9 +228,9 @@ def _read_map(shape: Shape, node: Any, path: str) -> dict[Any, Any]:
     for index, entry in _indexed(node, path):
         if not isinstance(entry, dict) or key_name not in entry:
             raise SerializationError(f"Parameter '{path}.{index}' must have a {key_name}.")
-        key = _read(shape.key, entry[key_name], f"{path}.{index}.{key_name}")
+        key = _read(shape.key, entry[key_name], f"{path}.{index}.{key_name}", style)
         value = entry.get(value_name)
-        out[key] = None if value is None else _read(shape.value, value, f"{path}.{index}.{value_name}")
+        out[key] = None if value is None else _read(shape.value, value, f"{path}.{index}.{value_name}", style)
     return out
 
 
@@ -214,41 +262,47 @@ def _read_scalar(kind: str, text: str, path: str) -> Any:
 # --- reply writing -------------------------------------------------------------------------------------
 
 
-def _write_members(shape: Shape, value: Mapping[str, Any], parts: list[str]) -> None:
+def write_xml_members(shape: Shape, value: Mapping[str, Any], parts: list[str], style: FormStyle) -> None:
+    """Append the members of ``value`` the structure ``shape`` names, in model order, as XML to ``parts``.
+
+    Each member's tag is its locationName (else its name); ``None`` values are left out, lists are
+    ``<tag><item/></tag>`` (the list member's locationName, else ``style.item_tag``), booleans
+    ``true``/``false``, timestamps ISO 8601 UTC, blobs base64; text is XML-escaped.
+    """
     for name, member in shape.members.items():
         item = value.get(name)
         if item is not None:
-            _write_element(member, member.serialization.get("name", name), item, parts)
+            _write_element(member, member.serialization.get("name", name), item, parts, style)
 
 
-def _write_element(shape: Shape, tag: str, value: Any, parts: list[str]) -> None:
+def _write_element(shape: Shape, tag: str, value: Any, parts: list[str], style: FormStyle) -> None:
     kind = shape.type_name
     if kind == "list":
-        _write_list(shape, tag, value, parts)
+        _write_list(shape, tag, value, parts, style)
     elif kind == "map":
-        _write_map(shape, tag, value, parts)
+        _write_map(shape, tag, value, parts, style)
     elif kind == "structure":
         parts.append(f"<{tag}>")
-        _write_members(shape, value, parts)
+        write_xml_members(shape, value, parts, style)
         parts.append(f"</{tag}>")
     else:
         parts.append(f"<{tag}>{escape(_scalar_text(kind, value))}</{tag}>")
 
 
-def _write_list(shape: Shape, tag: str, value: Any, parts: list[str]) -> None:
+def _write_list(shape: Shape, tag: str, value: Any, parts: list[str], style: FormStyle) -> None:
     """``<tag><member>..</member></tag>``, or repeated ``<tag>`` elements when the list is flattened."""
     flattened = shape.serialization.get("flattened", False)
-    member_tag = shape.member.serialization.get("name", tag if flattened else "member")
+    member_tag = shape.member.serialization.get("name", tag if flattened else style.item_tag)
     if not flattened:
         parts.append(f"<{tag}>")
     for item in value:
         if item is not None:
-            _write_element(shape.member, member_tag, item, parts)
+            _write_element(shape.member, member_tag, item, parts, style)
     if not flattened:
         parts.append(f"</{tag}>")
 
 
-def _write_map(shape: Shape, tag: str, value: Mapping[Any, Any], parts: list[str]) -> None:
+def _write_map(shape: Shape, tag: str, value: Mapping[Any, Any], parts: list[str], style: FormStyle) -> None:
     """``<tag><entry><key/><value/></entry></tag>``, or repeated ``<tag>`` entries when flattened."""
     flattened = shape.serialization.get("flattened", False)
     entry_tag = tag if flattened else "entry"
@@ -259,8 +313,8 @@ def _write_map(shape: Shape, tag: str, value: Mapping[Any, Any], parts: list[str
     for key, item in value.items():
         if item is not None:
             parts.append(f"<{entry_tag}>")
-            _write_element(shape.key, key_tag, key, parts)
-            _write_element(shape.value, value_tag, item, parts)
+            _write_element(shape.key, key_tag, key, parts, style)
+            _write_element(shape.value, value_tag, item, parts, style)
             parts.append(f"</{entry_tag}>")
     if not flattened:
         parts.append(f"</{tag}>")

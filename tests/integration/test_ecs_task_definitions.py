@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Keys, ServerProcess, make_client, unique_name
+from tests.integration.conftest import Keys, ServerProcess, make_client, run_aws, unique_name
 
 WEB = {"name": "web", "image": "nginx:1.27", "memory": 128}
+FARGATE_TASK = {
+    "requiresCompatibilities": ["FARGATE"],
+    "networkMode": "awsvpc",
+    "cpu": "256",
+    "memory": "512",
+}
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
@@ -138,6 +146,149 @@ def test_fargate_compatible_definitions(ecs: Any) -> None:
         "No Fargate configuration exists for given values: 256 CPU, 4096 memory. "
         "See the Amazon ECS documentation for the valid values.",
     )
+
+
+def test_fargate_settings_are_stored_and_returned(ecs: Any) -> None:
+    family = unique_name("fgset")
+    container = {
+        **WEB,
+        "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE"], "drop": ["NET_RAW"]}},
+    }
+    definition = register(
+        ecs,
+        family,
+        container,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="0.5 vCPU",
+        memory="1 GB",
+        runtimePlatform={"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"},
+        ephemeralStorage={"sizeInGiB": 50},
+    )
+    assert definition["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}
+    assert definition["ephemeralStorage"] == {"sizeInGiB": 50}
+    assert (definition["cpu"], definition["memory"]) == ("512", "1024")
+    assert definition["compatibilities"] == ["EC2", "FARGATE"]
+    assert definition["containerDefinitions"][0]["linuxParameters"] == container["linuxParameters"]
+    assert ecs.describe_task_definition(taskDefinition=family)["taskDefinition"] == definition
+
+
+def test_an_awsvpc_definition_without_required_compatibilities_is_fargate_compatible(ecs: Any) -> None:
+    family = unique_name("fgauto")
+    fits = register(ecs, family, networkMode="awsvpc", cpu="1 vCPU", memory="2 GB")
+    assert "requiresCompatibilities" not in fits
+    assert fits["compatibilities"] == ["EC2", "FARGATE"]
+    too_big = register(ecs, family, networkMode="awsvpc", cpu="256", memory="4096")
+    assert too_big["compatibilities"] == ["EC2"]
+    windows = {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE", "cpuArchitecture": "X86_64"}
+    on_windows = register(
+        ecs, family, networkMode="awsvpc", cpu="1024", memory="2048", runtimePlatform=windows
+    )
+    assert on_windows["runtimePlatform"] == windows and on_windows["compatibilities"] == ["EC2"]
+
+
+@pytest.mark.parametrize(
+    ("containers", "task", "message"),
+    [
+        (
+            [WEB],
+            {**FARGATE_TASK, "ephemeralStorage": {"sizeInGiB": 20}},
+            "The ephemeral storage size for the task definition should be between 21 GiB and 200 GiB.",
+        ),
+        (
+            [WEB],
+            {"ephemeralStorage": {"sizeInGiB": 201}},
+            "The ephemeral storage size for the task definition should be between 21 GiB and 200 GiB.",
+        ),
+        (
+            [WEB],
+            {**FARGATE_TASK, "runtimePlatform": {"operatingSystemFamily": "WINDOWS_SERVER_2019_FULL"}},
+            "Invalid setting for runtimePlatform. operatingSystemFamily 'WINDOWS_SERVER_2019_FULL' is not "
+            "supported: dockyard runs Fargate tasks on Linux only, so the supported value is 'LINUX'.",
+        ),
+        (
+            [{**WEB, "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE", "NET_ADMIN"]}}}],
+            FARGATE_TASK,
+            "NET_ADMIN is not allowed on Fargate.",
+        ),
+        (
+            [{**WEB, "links": ["db"]}, {**WEB, "name": "db"}],
+            FARGATE_TASK,
+            "Links are not supported when networkMode=awsvpc.",
+        ),
+        (
+            [WEB],
+            {**FARGATE_TASK, "cpu": "1 vCPU", "memory": "0.5 GB"},
+            "No Fargate configuration exists for given values: 1024 CPU, 512 memory. "
+            "See the Amazon ECS documentation for the valid values.",
+        ),
+    ],
+)
+def test_fargate_definitions_are_refused_with_ecs_messages(
+    ecs: Any, containers: list[dict[str, Any]], task: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        ecs.register_task_definition(family=unique_name("fgbad"), containerDefinitions=containers, **task)
+    assert error_of(excinfo) == ("ClientException", message)
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+
+
+@pytest.mark.parametrize(
+    ("platform", "member", "allowed"),
+    [
+        ({"cpuArchitecture": "MIPS"}, "cpuArchitecture", "[X86_64, ARM64]"),
+        ({"operatingSystemFamily": "DOS"}, "operatingSystemFamily", "[WINDOWS_SERVER_2019_FULL"),
+    ],
+)
+def test_runtime_platform_values_outside_the_model_are_refused(
+    ecs: Any, platform: dict[str, str], member: str, allowed: str
+) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        register(ecs, unique_name("arch"), **FARGATE_TASK, runtimePlatform=platform)
+    code, message = error_of(excinfo)
+    assert code == "ValidationException"
+    assert f"at 'runtimePlatform.{member}' failed to satisfy constraint" in message
+    assert f"Member must satisfy enum value set: {allowed}" in message
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+
+
+def test_an_invalid_cpu_memory_pair_is_refused_with_aws_message_by_the_aws_cli(
+    server: ServerProcess, account_keys: Keys, ecs: Any, tmp_path: Path
+) -> None:
+    env = {
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": account_keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": account_keys.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+    }
+    definition = {
+        "family": unique_name("cli"),
+        "containerDefinitions": [WEB],
+        **FARGATE_TASK,
+        "cpu": "0.25 vCPU",
+        "memory": "4 GB",
+    }
+    refused = run_aws(
+        env, "ecs", "register-task-definition", "--cli-input-json", json.dumps(definition), check=False
+    )
+    assert refused.returncode != 0
+    assert (
+        "An error occurred (ClientException) when calling the RegisterTaskDefinition operation: No Fargate "
+        "configuration exists for given values: 256 CPU, 4096 memory. See the Amazon ECS documentation for "
+        "the valid values."
+    ) in refused.stderr
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+    accepted = run_aws(
+        env,
+        "ecs",
+        "register-task-definition",
+        "--cli-input-json",
+        json.dumps({**definition, "memory": "0.5 GB"}),
+    )
+    registered = json.loads(accepted.stdout)["taskDefinition"]
+    assert (registered["cpu"], registered["memory"]) == ("256", "512")
+    assert registered["compatibilities"] == ["EC2", "FARGATE"]
 
 
 @pytest.mark.parametrize(

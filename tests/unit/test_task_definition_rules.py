@@ -198,6 +198,132 @@ def test_fargate_refuses_privileged_containers_and_host_volumes() -> None:
     assert fargate_incompatibility(bind_mount) is None
 
 
+EPHEMERAL_MESSAGE = "The ephemeral storage size for the task definition should be between 21 GiB and 200 GiB."
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "normalized"),
+    [
+        ("0.25 vCPU", "0.5 GB", ("256", "512")),
+        (".25 vcpu", "2GB", ("256", "2048")),
+        ("0.5 vCPU", "1 GB", ("512", "1024")),
+        ("1 vCPU", "3 GB", ("1024", "3072")),
+        ("16 vCPU", "120 GB", ("16384", "122880")),
+        ("1024", "2048", ("1024", "2048")),
+    ],
+)
+def test_fargate_sizes_are_checked_on_the_normalized_units(
+    cpu: str, memory: str, normalized: tuple[str, str]
+) -> None:
+    body = build(**fargate(cpu=cpu, memory=memory)).body
+    assert (body["cpu"], body["memory"]) == normalized
+    assert body["compatibilities"] == ["EC2", "FARGATE"]
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "pair"),
+    [
+        ("1 vCPU", "0.5 GB", "1024 CPU, 512 memory"),
+        ("0.25 vCPU", "4 GB", "256 CPU, 4096 memory"),
+        ("2 vCPU", "4.5 GB", "2048 CPU, 4608 memory"),
+        ("8 vCPU", "18 GB", "8192 CPU, 18432 memory"),
+    ],
+)
+def test_fargate_size_refusals_name_the_normalized_units(cpu: str, memory: str, pair: str) -> None:
+    with pytest.raises(ClientException) as excinfo:
+        build(**fargate(cpu=cpu, memory=memory))
+    assert message_of(excinfo) == (
+        f"No Fargate configuration exists for given values: {pair}. See the Amazon ECS documentation for "
+        "the valid values."
+    )
+    # The same pair is fine for EC2, which only lacks FARGATE in its compatibilities.
+    ec2 = build(networkMode="awsvpc", cpu=cpu, memory=memory, requiresCompatibilities=["EC2"])
+    assert ec2.body["compatibilities"] == ["EC2"]
+
+
+@pytest.mark.parametrize("architecture", ["X86_64", "ARM64"])
+def test_runtime_platform_is_stored_as_given(architecture: str) -> None:
+    platform = {"operatingSystemFamily": "LINUX", "cpuArchitecture": architecture}
+    body = build(**fargate(runtimePlatform=platform)).body
+    assert body["runtimePlatform"] == platform
+    assert body["compatibilities"] == ["EC2", "FARGATE"]
+    only_arch = build(**fargate(runtimePlatform={"cpuArchitecture": architecture})).body
+    assert only_arch["runtimePlatform"] == {"cpuArchitecture": architecture}
+    assert only_arch["compatibilities"] == ["EC2", "FARGATE"]
+
+
+@pytest.mark.parametrize("family", ["WINDOWS_SERVER_2019_CORE", "WINDOWS_SERVER_2022_FULL"])
+def test_fargate_definitions_must_be_linux(family: str) -> None:
+    platform = {"operatingSystemFamily": family, "cpuArchitecture": "X86_64"}
+    with pytest.raises(ClientException) as excinfo:
+        build(**fargate(runtimePlatform=platform))
+    assert message_of(excinfo) == (
+        f"Invalid setting for runtimePlatform. operatingSystemFamily '{family}' is not supported: dockyard "
+        "runs Fargate tasks on Linux only, so the supported value is 'LINUX'."
+    )
+    # Without FARGATE required the definition registers, as given, and does not list FARGATE.
+    task = {k: v for k, v in fargate(runtimePlatform=platform).items() if k != "requiresCompatibilities"}
+    body = build(**task).body
+    assert body["runtimePlatform"] == platform and body["compatibilities"] == ["EC2"]
+    assert fargate_incompatibility({**body, "runtimePlatform": {"cpuArchitecture": "ARM64"}}) is None
+
+
+@pytest.mark.parametrize("size", [21, 100, 200])
+def test_ephemeral_storage_within_bounds_is_kept(size: int) -> None:
+    body = build(**fargate(ephemeralStorage={"sizeInGiB": size})).body
+    assert body["ephemeralStorage"] == {"sizeInGiB": size}
+    assert body["compatibilities"] == ["EC2", "FARGATE"]
+    # AWS accepts it on a definition that is not for Fargate too (only Fargate provisions it).
+    assert build(ephemeralStorage={"sizeInGiB": size}).body["ephemeralStorage"] == {"sizeInGiB": size}
+
+
+@pytest.mark.parametrize("size", [0, 20, 201, 1000, -1])
+def test_ephemeral_storage_out_of_bounds_is_refused(size: int) -> None:
+    for task in (fargate(ephemeralStorage={"sizeInGiB": size}), {"ephemeralStorage": {"sizeInGiB": size}}):
+        with pytest.raises(ClientException) as excinfo:
+            build(**task)
+        assert message_of(excinfo) == EPHEMERAL_MESSAGE
+
+
+def test_links_are_refused_with_awsvpc() -> None:
+    linked = [web(links=["db"]), web(name="db")]
+    with pytest.raises(ClientException) as excinfo:
+        build(linked, **fargate())
+    assert message_of(excinfo) == "Links are not supported when networkMode=awsvpc."
+    with pytest.raises(ClientException):
+        build(linked, networkMode="awsvpc")
+    assert build(linked).body["containerDefinitions"][0]["links"] == ["db"]
+    assert build([web(links=[])], **fargate()).body["compatibilities"] == ["EC2", "FARGATE"]
+
+
+def capabilities(add: list[str] | None = None, drop: list[str] | None = None) -> dict[str, Any]:
+    kernel = {key: value for key, value in (("add", add), ("drop", drop)) if value is not None}
+    return web(linuxParameters={"capabilities": kernel, "initProcessEnabled": True})
+
+
+def test_fargate_containers_may_add_only_sys_ptrace() -> None:
+    allowed = build([capabilities(add=["SYS_PTRACE"], drop=["ALL"])], **fargate()).body
+    assert allowed["containerDefinitions"][0]["linuxParameters"] == {
+        "capabilities": {"add": ["SYS_PTRACE"], "drop": ["ALL"]},
+        "initProcessEnabled": True,
+    }
+    assert build([capabilities(drop=["NET_RAW", "MKNOD"])], **fargate()).body["compatibilities"] == [
+        "EC2",
+        "FARGATE",
+    ]
+    for add, refused in (
+        (["NET_ADMIN"], "NET_ADMIN"),
+        (["SYS_PTRACE", "SYS_ADMIN"], "SYS_ADMIN"),
+        (["ALL"], "ALL"),
+    ):
+        with pytest.raises(ClientException) as excinfo:
+            build([web(name="sidecar", essential=False), capabilities(add=add)], **fargate())
+        assert message_of(excinfo) == f"{refused} is not allowed on Fargate."
+        # EC2 takes any capability; such a definition just is not Fargate-compatible.
+        task = {k: v for k, v in fargate().items() if k != "requiresCompatibilities"}
+        assert build([capabilities(add=add)], **task).body["compatibilities"] == ["EC2"]
+
+
 def test_fargate_sizes() -> None:
     assert FARGATE_SIZES[256] == {512, 1024, 2048}
     assert 4096 in FARGATE_SIZES[512] and 5120 not in FARGATE_SIZES[512]

@@ -6,6 +6,10 @@ defaults (``cpu`` 0, ``essential`` true, empty lists, port mappings completed fo
 health-check timings), ``networkMode`` (default ``bridge``), ``cpu``/``memory`` as unit strings and the
 ``compatibilities`` the definition satisfies. Anything ECS would refuse raises :class:`ClientException`
 with the message ECS gives, so clients that match on messages behave as they do against AWS.
+
+``runtimePlatform`` and ``ephemeralStorage`` (21 to 200 GiB) are stored and returned as sent; their enums
+and types are checked upstream against the botocore model. One rule is dockyard's own: a Fargate
+definition must be Linux (AWS also offers Windows families on Fargate, dockyard runs Linux only).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ EC2, FARGATE = "EC2", "FARGATE"
 _PASSTHROUGH_COMPATIBILITIES = ("EXTERNAL", "MANAGED_INSTANCES")
 _CONTAINER_LIST_DEFAULTS = ("portMappings", "environment", "mountPoints", "volumesFrom", "systemControls")
 _HEALTH_CHECK_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3}
+EPHEMERAL_STORAGE_GIB = range(21, 200 + 1)
+FARGATE_OS_FAMILIES = frozenset({"LINUX"})
+FARGATE_ADDABLE_CAPABILITIES = frozenset({"SYS_PTRACE"})
 
 
 def _fargate_memory(low: int, high: int, step: int) -> frozenset[int]:
@@ -68,6 +75,7 @@ def build_task_definition(params: Mapping[str, Any], *, allow_privileged: bool) 
     memory = parse_task_units(params.get("memory"), "memory")
     if cpu is not None and cpu not in EC2_TASK_CPU:
         raise invalid_task_units("cpu")
+    _check_ephemeral_storage(params.get("ephemeralStorage"))
     volumes = [_normalized_volume(v) for v in params.get("volumes", [])]
     containers = _checked_containers(params.get("containerDefinitions", []), network_mode)
     _check_resources(containers, cpu, memory)
@@ -140,6 +148,8 @@ def _normalized_container(definition: Mapping[str, Any], network_mode: str) -> d
         raise ClientException("Container.image contains invalid characters.")
     if network_mode == "awsvpc" and definition.get("hostname") is not None:
         raise ClientException("hostname is not supported on container when networkMode=awsvpc.")
+    if network_mode == "awsvpc" and definition.get("links"):
+        raise ClientException("Links are not supported when networkMode=awsvpc.")
     container = {"cpu": 0, "essential": True, **definition}
     for key in _CONTAINER_LIST_DEFAULTS:
         container.setdefault(key, [])
@@ -247,6 +257,14 @@ def _check_dependencies(containers: Sequence[Mapping[str, Any]]) -> None:
 # --- volumes, Fargate, compatibilities --------------------------------------------------------------------
 
 
+def _check_ephemeral_storage(storage: Mapping[str, Any] | None) -> None:
+    """``ephemeralStorage`` is kept as sent (only Fargate provisions it); its size is 21 to 200 GiB."""
+    if storage is not None and storage.get("sizeInGiB") not in EPHEMERAL_STORAGE_GIB:
+        raise ClientException(
+            "The ephemeral storage size for the task definition should be between 21 GiB and 200 GiB."
+        )
+
+
 def _normalized_volume(volume: Mapping[str, Any]) -> dict[str, Any]:
     normalized = dict(volume)
     if "dockerVolumeConfiguration" in normalized:
@@ -255,7 +273,10 @@ def _normalized_volume(volume: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fargate_incompatibility(body: Mapping[str, Any]) -> str | None:
-    """Why a task definition body cannot run on Fargate (ECS's message), or ``None`` if it can."""
+    """Why a task definition body cannot run on Fargate (ECS's message), or ``None`` if it can.
+
+    A Windows ``runtimePlatform`` is dockyard's refusal, with its own message; every other one is ECS's.
+    """
     if body.get("networkMode") != "awsvpc":
         return "Fargate only supports network mode \u2018awsvpc\u2019."
     if "cpu" not in body:
@@ -275,12 +296,25 @@ def fargate_incompatibility(body: Mapping[str, Any]) -> str | None:
         )
     if "ipcMode" in body:
         return "Tasks using the Fargate launch type do not support ipcMode."
+    os_family = (body.get("runtimePlatform") or {}).get("operatingSystemFamily", "LINUX")
+    if os_family not in FARGATE_OS_FAMILIES:
+        # AWS runs Windows families on Fargate; dockyard runs Linux containers only.
+        return (
+            f"Invalid setting for runtimePlatform. operatingSystemFamily '{os_family}' is not supported: "
+            "dockyard runs Fargate tasks on Linux only, so the supported value is 'LINUX'."
+        )
     return _fargate_container_or_volume_problem(body)
 
 
 def _fargate_container_or_volume_problem(body: Mapping[str, Any]) -> str | None:
-    if any(c.get("privileged") for c in body.get("containerDefinitions", [])):
+    containers = body.get("containerDefinitions", [])
+    if any(c.get("privileged") for c in containers):
         return "Tasks using the Fargate launch type do not support privileged containers."
+    for container in containers:
+        capabilities = (container.get("linuxParameters") or {}).get("capabilities") or {}
+        for capability in capabilities.get("add") or []:
+            if capability not in FARGATE_ADDABLE_CAPABILITIES:
+                return f"{capability} is not allowed on Fargate."
     for volume in body.get("volumes", []):
         if "dockerVolumeConfiguration" in volume:
             return "Tasks using the Fargate launch type do not support 'dockerVolumeConfiguration' volumes."

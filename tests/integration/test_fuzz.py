@@ -1,4 +1,4 @@
-"""Model-driven fuzzing: random but typed requests for every implemented ECS, ECR and STS operation.
+"""Model-driven fuzzing: random but typed requests for every implemented ECS, ECR, STS and EC2 operation.
 
 Requests are generated from botocore's own input shapes (required members nearly always, optional ones at
 random, values of the member's type: names from a small pool so calls hit resources that exist, ARNs,
@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 
 from dockyard.services.base import operation_method_name
+from dockyard.services.ec2.provider import Ec2Provider
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.sts.provider import StsProvider
@@ -29,7 +30,7 @@ from tests.integration.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, ServerP
 
 SEED = 20261206
 REQUESTS = 3000
-PROVIDERS = {"ecs": EcsProvider, "ecr": EcrProvider, "sts": StsProvider}
+PROVIDERS = {"ecs": EcsProvider, "ecr": EcrProvider, "sts": StsProvider, "ec2": Ec2Provider}
 NAMES = ("web", "api", "default", "fuzz-a", "fuzz-b", "x")
 ODD_STRINGS = (
     "",

@@ -203,3 +203,9 @@ def test_receiver_errors(error: ApiError, server_fault: bool) -> None:
     assert reply.status == 500
     parsed = _botocore_parse(reply, None)
     assert parsed["Error"] == {"Type": "Receiver", "Code": error.code, "Message": "boom"}
+
+
+def test_characters_xml_cannot_hold_are_replaced_so_the_reply_stays_readable() -> None:
+    from dockyard.api.protocol.query_protocol import xml_text
+
+    assert xml_text("id '\x00' <b>") == "id '\ufffd' &lt;b&gt;"

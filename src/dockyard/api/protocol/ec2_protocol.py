@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
@@ -30,6 +30,7 @@ from dockyard.api.protocol.query_protocol import (
     read_form,
     write_xml_members,
     xml_namespace,
+    xml_text,
 )
 from dockyard.api.protocol.validate import validate_input
 from dockyard.api.protocol.wire import WireResponse
@@ -114,7 +115,7 @@ def serialize_ec2_response(
     name = operation.name
     parts = [
         f"<{name}Response xmlns={quoteattr(ec2_namespace(operation.service_model))}>",
-        f"<requestId>{escape(request_id)}</requestId>",
+        f"<requestId>{xml_text(request_id)}</requestId>",
     ]
     shape = operation.output_shape
     if shape is None:
@@ -130,9 +131,9 @@ def serialize_ec2_error(error: ApiError, request_id: str, *, server_fault: bool)
     else the error's own (400 for client errors, 501 for an operation dockyard does not implement)."""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Errors><Error><Code>{escape(error.code)}</Code>"
-        f"<Message>{escape(error.message)}</Message></Error></Errors>"
-        f"<RequestID>{escape(request_id)}</RequestID></Response>"
+        f"<Response><Errors><Error><Code>{xml_text(error.code)}</Code>"
+        f"<Message>{xml_text(error.message)}</Message></Error></Errors>"
+        f"<RequestID>{xml_text(request_id)}</RequestID></Response>"
     )
     return WireResponse(500 if server_fault else error.status, {"Content-Type": CONTENT_TYPE}, body.encode())
 

@@ -30,6 +30,9 @@ CONTENT_TYPE = "text/xml"
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 _INTEGER = re.compile(r"-?[0-9]+")
+# Characters XML 1.0 cannot carry at all, even escaped; a value echoing one back (an id in an error
+# message, say) would make the whole reply unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _BOOLEANS = {"true": True, "false": False}
 
 
@@ -79,7 +82,7 @@ def serialize_query_response(
         parts.append(f"<{wrapper}>")
         write_xml_members(shape, result, parts, QUERY_STYLE)
         parts.append(f"</{wrapper}>")
-    parts.append(f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>")
+    parts.append(f"<ResponseMetadata><RequestId>{xml_text(request_id)}</RequestId></ResponseMetadata>")
     parts.append(f"</{name}Response>")
     return WireResponse(200, {"Content-Type": CONTENT_TYPE}, "".join(parts).encode())
 
@@ -91,10 +94,15 @@ def serialize_query_error(
     fault = "Receiver" if server_fault or not error.sender_fault else "Sender"
     body = (
         f"<ErrorResponse xmlns={quoteattr(namespace)}><Error><Type>{fault}</Type>"
-        f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
-        f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
+        f"<Code>{xml_text(error.code)}</Code><Message>{xml_text(error.message)}</Message></Error>"
+        f"<RequestId>{xml_text(request_id)}</RequestId></ErrorResponse>"
     )
     return WireResponse(500 if server_fault else error.status, {"Content-Type": CONTENT_TYPE}, body.encode())
+
+
+def xml_text(value: str) -> str:
+    """``value`` as XML character data: escaped, with characters XML cannot hold replaced by U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", value))
 
 
 def xml_namespace(service: ServiceModel) -> str:
@@ -286,7 +294,7 @@ def _write_element(shape: Shape, tag: str, value: Any, parts: list[str], style: 
         write_xml_members(shape, value, parts, style)
         parts.append(f"</{tag}>")
     else:
-        parts.append(f"<{tag}>{escape(_scalar_text(kind, value))}</{tag}>")
+        parts.append(f"<{tag}>{xml_text(_scalar_text(kind, value))}</{tag}>")
 
 
 def _write_list(shape: Shape, tag: str, value: Any, parts: list[str], style: FormStyle) -> None:

@@ -147,3 +147,71 @@ def test_regions_are_separate(server: Any, account_keys: Any) -> None:
 def _account(ecs: Any) -> str:
     arn = ecs.create_cluster(clusterName="account-probe")["cluster"]["clusterArn"]
     return str(arn.split(":")[4])
+
+
+# --- capacity providers ---------------------------------------------------------------------------------
+
+
+def test_the_fargate_capacity_providers_exist(ecs: Any) -> None:
+    providers = ecs.describe_capacity_providers()["capacityProviders"]
+    assert [p["name"] for p in providers] == ["FARGATE", "FARGATE_SPOT"]
+    assert all(
+        p["status"] == "ACTIVE" and p["capacityProviderArn"].endswith(f"/{p['name']}") for p in providers
+    )
+    missing = ecs.describe_capacity_providers(capacityProviders=["FARGATE", "my-asg"])
+    assert [p["name"] for p in missing["capacityProviders"]] == ["FARGATE"]
+    assert missing["failures"][0]["reason"] == "MISSING"
+
+
+def test_put_cluster_capacity_providers_sets_the_default_strategy(ecs: Any) -> None:
+    name = unique_name("cp")
+    ecs.create_cluster(clusterName=name)
+    strategy = [
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+    ]
+    cluster = ecs.put_cluster_capacity_providers(
+        cluster=name, capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy
+    )["cluster"]
+    assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert cluster["defaultCapacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+        {"capacityProvider": "FARGATE_SPOT", "base": 0, "weight": 3},
+    ]
+    (described,) = ecs.describe_clusters(clusters=[name])["clusters"]
+    assert described["defaultCapacityProviderStrategy"] == cluster["defaultCapacityProviderStrategy"]
+
+
+@pytest.mark.parametrize(
+    ("providers", "strategy", "fragment"),
+    [
+        (["FARGATE"], [{"capacityProvider": "FARGATE_SPOT", "weight": 1}], "not associated with the cluster"),
+        (["my-asg"], [], "'my-asg' does not exist"),
+        (
+            ["FARGATE", "FARGATE_SPOT"],
+            [
+                {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                {"capacityProvider": "FARGATE_SPOT", "base": 2},
+            ],
+            "only one capacity provider",
+        ),
+    ],
+)
+def test_bad_capacity_provider_settings_are_refused(
+    ecs: Any, providers: list[str], strategy: list[dict[str, Any]], fragment: str
+) -> None:
+    name = unique_name("cp")
+    ecs.create_cluster(clusterName=name)
+    with pytest.raises(ClientError) as excinfo:
+        ecs.put_cluster_capacity_providers(
+            cluster=name, capacityProviders=providers, defaultCapacityProviderStrategy=strategy
+        )
+    assert error_code(excinfo) == "InvalidParameterException"
+    assert fragment in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as excinfo:
+        ecs.create_cluster(
+            clusterName=unique_name("cp"),
+            capacityProviders=providers,
+            defaultCapacityProviderStrategy=strategy,
+        )
+    assert error_code(excinfo) == "InvalidParameterException"

@@ -15,6 +15,10 @@ def cluster_arn(region: str, account_id: str, name: str) -> str:
     return build_arn("ecs", region, account_id, f"cluster/{name}")
 
 
+def capacity_provider_arn(region: str, account_id: str, name: str) -> str:
+    return build_arn("ecs", region, account_id, f"capacity-provider/{name}")
+
+
 def validate_cluster_name(name: str) -> str:
     if not _CLUSTER_NAME.fullmatch(name):
         raise InvalidParameterException(

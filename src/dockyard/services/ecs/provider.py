@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from dockyard.control.changes import ChangeFeed
+from dockyard.control.launch import capacity
 from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Provider, Result
@@ -41,6 +42,12 @@ from dockyard.store.database import Database
 
 LIST_PAGE_MAX = 100
 DESCRIBE_CLUSTERS_MAX = 100
+BUILT_IN_PROVIDERS = (capacity.FARGATE, capacity.FARGATE_SPOT)
+NOT_ASSOCIATED = (
+    "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+    "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+    "provider and try again."
+)
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
@@ -103,7 +110,9 @@ class EcsProvider(
             configuration=params.get("configuration"),
             service_connect_defaults=params.get("serviceConnectDefaults"),
             capacity_providers=list(params.get("capacityProviders", [])),
-            default_capacity_provider_strategy=list(params.get("defaultCapacityProviderStrategy", [])),
+            default_capacity_provider_strategy=_cluster_strategy(
+                params.get("capacityProviders", []), params.get("defaultCapacityProviderStrategy", [])
+            ),
             created_at=ctx.now,
             updated_at=ctx.now,
         )
@@ -156,6 +165,43 @@ class EcsProvider(
             view["activeServicesCount"] = services.get(record.name, 0)
             result.append(view)
         return {"clusters": result, "failures": failures}
+
+    def put_cluster_capacity_providers(self, ctx: RequestContext, params: Params) -> Result:
+        providers = list(params["capacityProviders"])
+        strategy = _cluster_strategy(providers, params["defaultCapacityProviderStrategy"])
+        name = self._visible_name(ctx, params["cluster"])
+        with self._db.write() as tx:
+            record = cluster_store.find_cluster(tx, ctx.account_id, ctx.region, name) if name else None
+            if record is None or record.status != ACTIVE:
+                raise ClusterNotFoundException()
+            record = cluster_store.save_cluster(
+                tx,
+                replace(
+                    record,
+                    capacity_providers=providers,
+                    default_capacity_provider_strategy=strategy,
+                    updated_at=ctx.now,
+                ),
+            )
+            stored_tags = tag_store.list_tags(tx, ctx.account_id, record.arn)
+            count = _instance_count(tx, record)
+            tasks = _task_counts(tx, record)
+        return {"cluster": _cluster_view(record, stored_tags, _ALL_INCLUDES, count, tasks)}
+
+    def describe_capacity_providers(self, ctx: RequestContext, params: Params) -> Result:
+        """The built-in FARGATE and FARGATE_SPOT; dockyard has no Auto Scaling group providers."""
+        wanted = list(params.get("capacityProviders") or BUILT_IN_PROVIDERS)
+        found, failures = [], []
+        for reference in wanted:
+            name = reference.rsplit("/", 1)[-1] if reference.startswith("arn:") else reference
+            arn = naming.capacity_provider_arn(ctx.region, ctx.account_id, name)
+            if name in BUILT_IN_PROVIDERS and reference in (name, arn):
+                found.append({"capacityProviderArn": arn, "name": name, "status": ACTIVE, "tags": []})
+            else:
+                failures.append(
+                    {"arn": arn if not reference.startswith("arn:") else reference, "reason": "MISSING"}
+                )
+        return {"capacityProviders": found, "failures": failures}
 
     def list_clusters(self, ctx: RequestContext, params: Params) -> Result:
         limit = page_size(params.get("maxResults"), default=LIST_PAGE_MAX, maximum=LIST_PAGE_MAX)
@@ -271,6 +317,27 @@ def _cluster_view(
     if record.service_connect_defaults is not None:
         view["serviceConnectDefaults"] = record.service_connect_defaults
     return view
+
+
+def _cluster_strategy(
+    providers: Sequence[str], strategy: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """A cluster's capacity providers and default strategy checked as ECS does; the strategy with its
+    defaults (weight 0, base 0) filled in."""
+    for provider in providers:
+        if provider not in BUILT_IN_PROVIDERS:
+            raise InvalidParameterException(
+                f"The specified capacity provider '{provider}' does not exist. Specify a valid capacity "
+                "provider and try again."
+            )
+    capacity.check_strategy(strategy)
+    for item in strategy:
+        if item["capacityProvider"] not in providers:
+            raise InvalidParameterException(NOT_ASSOCIATED)
+    return [
+        {"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0), "base": i.get("base", 0)}
+        for i in strategy
+    ]
 
 
 def _instance_count(tx: Any, record: ClusterRecord) -> int:

@@ -27,11 +27,20 @@ TRAP_TERM = ("sh", "-c", "trap 'exit 0' TERM; : > /tmp/trapped; sleep 300 & wait
 TRAP_SET = ("CMD-SHELL", "[ -e /tmp/trapped ]")
 HTTPD = ("httpd", "-f", "-p", "8080", "-h", "/www")
 MISSING_EXECUTABLE = ("/bin/no-such-program",)
+# Fetches / from 127.0.0.1:8080 until it serves busybox httpd's index (nc, not wget: wget fails under runsc).
+LOCALHOST_CLIENT = (
+    "sh",
+    "-c",
+    "i=0; while [ $i -lt 50 ]; do"
+    ' r=$(echo -e "GET / HTTP/1.0\r\n\r\n" | nc 127.0.0.1 8080);'
+    ' case "$r" in *"hello from dockyard"*) exit 0;; esac; i=$((i+1)); sleep 0.2; done; exit 1',
+)
 FAKE_PROGRAMS = {
     SLEEP: FakeProgram(sigterm_exit_code=None),  # PID 1 without a TERM handler: only SIGKILL ends it
     EXIT_3: FakeProgram(exit_code=3),
     TRAP_TERM: FakeProgram(sigterm_exit_code=0),
     MISSING_EXECUTABLE: FakeProgram(start_error='exec: "/bin/no-such-program": no such file or directory'),
+    LOCALHOST_CLIENT: FakeProgram(exit_code=0),
 }
 
 
@@ -109,7 +118,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[RuntimeHarness]:
             harness.remove_all()
             docker.close()
     else:
-        fake = FakeRuntime(images=[IMAGE], program_for=fake_program)
+        fake = FakeRuntime(images=[IMAGE], program_for=fake_program, runtimes=("runc", "runsc"))
         harness = RuntimeHarness("fake", fake)
         yield harness
         harness.remove_all()

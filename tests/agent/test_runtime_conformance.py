@@ -11,18 +11,22 @@ import time
 import httpx
 import pytest
 
+from dockyard.agent.pause_image import PAUSE_IMAGE, ensure_pause_image
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
     ContainerStartError,
     HealthCheck,
     ImagePullError,
+    NetworkAttachment,
+    NetworkError,
     PortBinding,
 )
 from tests.agent.conftest import (
     EXIT_3,
     HTTPD,
     IMAGE,
+    LOCALHOST_CLIENT,
     MISSING_EXECUTABLE,
     SLEEP,
     TRAP_SET,
@@ -229,3 +233,90 @@ def test_stats_of_a_container(harness: RuntimeHarness) -> None:
     assert stats is not None
     assert {"read", "cpu_stats", "memory_stats"} <= set(stats)
     assert harness.runtime.stats("0" * 64) is None
+
+
+# --- networks, shared network namespaces, OCI runtimes, imported images ------------------------------------
+
+CONFORMANCE_CIDR, CONFORMANCE_GATEWAY, CONFORMANCE_ADDRESS = "10.222.1.0/24", "10.222.1.1", "10.222.1.10"
+
+
+def test_ensure_network_is_idempotent_and_refuses_another_subnet(harness: RuntimeHarness) -> None:
+    runtime, name = harness.runtime, f"dockyard-test-{harness.run_id}"
+    labels = {"com.dockyard.subnet": f"subnet-{harness.run_id}"}
+    try:
+        first = runtime.ensure_network(name, CONFORMANCE_CIDR, CONFORMANCE_GATEWAY, labels)
+        assert first
+        assert runtime.ensure_network(name, CONFORMANCE_CIDR, CONFORMANCE_GATEWAY, labels) == first
+        with pytest.raises(NetworkError):
+            runtime.ensure_network(name, "10.222.2.0/24", "10.222.2.1", labels)
+        with pytest.raises(NetworkError):  # the same subnet under another name overlaps
+            runtime.ensure_network(f"{name}-other", CONFORMANCE_CIDR, CONFORMANCE_GATEWAY, labels)
+    finally:
+        runtime.remove_network(name)
+    runtime.remove_network(name)  # removing an unknown network is a no-op
+
+
+def test_a_container_joins_another_containers_network_namespace(harness: RuntimeHarness) -> None:
+    runtime, name = harness.runtime, f"dockyard-test-{harness.run_id}"
+    runtime.ensure_network(name, CONFORMANCE_CIDR, CONFORMANCE_GATEWAY, {})
+    try:
+        attachment = NetworkAttachment(name, CONFORMANCE_ADDRESS, "02:42:0a:de:01:0a")
+        owner = harness.run(HTTPD, network=attachment)
+        owner_state = runtime.inspect(owner)
+        assert owner_state is not None
+        assert owner_state.ip_addresses == {name: CONFORMANCE_ADDRESS}
+        assert (owner_state.network_mode, owner_state.runtime) == (name, "runc")
+
+        client = harness.run(LOCALHOST_CLIENT, network_container=owner)
+        assert runtime.wait_exit(client, timeout_s=20) == 0  # reached httpd on localhost
+        client_state = runtime.inspect(client)
+        assert client_state is not None
+        assert client_state.network_mode == f"container:{owner}"
+
+        not_started = runtime.create(harness.spec(SLEEP, network=attachment))
+        joiner = runtime.create(harness.spec(SLEEP, network_container=not_started))
+        with pytest.raises(ContainerStartError, match="non running container"):
+            runtime.start(joiner)
+
+        if harness.is_docker:
+            url = f"http://{CONFORMANCE_ADDRESS}:8080/"
+
+            def serves() -> bool:
+                try:
+                    return "hello from dockyard" in httpx.get(url, timeout=1, trust_env=False).text
+                except httpx.HTTPError:
+                    return False
+
+            harness.wait_until(serves, deadline_s=10, what="serving at the network address")
+            with pytest.raises(NetworkError):
+                runtime.remove_network(name)  # in use
+    finally:
+        harness.remove_all()
+        runtime.remove_network(name)
+
+
+def test_the_oci_runtime_is_chosen_and_reported(harness: RuntimeHarness) -> None:
+    runtime = harness.runtime
+    assert "runc" in runtime.runtimes()
+    default = runtime.inspect(harness.run(SLEEP))
+    assert default is not None and default.runtime == "runc"
+    if "runsc" not in runtime.runtimes():
+        pytest.skip("the engine has no runsc runtime (gVisor is not registered with Docker)")
+    sandboxed = runtime.inspect(harness.run(SLEEP, runtime="runsc"))
+    assert sandboxed is not None and sandboxed.runtime == "runsc"
+    with pytest.raises(ContainerCreateError, match=r"(?i)unknown runtime"):
+        runtime.create(harness.spec(SLEEP, runtime="no-such-runtime"))
+
+
+def test_the_imported_pause_image_runs_until_killed(harness: RuntimeHarness) -> None:
+    runtime = harness.runtime
+    assert ensure_pause_image(runtime) == PAUSE_IMAGE
+    assert runtime.image_exists(PAUSE_IMAGE)
+    assert not runtime.image_exists("dockyard-test/never-pulled:none")
+
+    container_id = harness.run(None, image=PAUSE_IMAGE, network_mode="none", stop_timeout_s=1)
+    assert runtime.wait_exit(container_id, timeout_s=0.5) is None  # still pausing
+    runtime.stop(container_id)
+
+    state = runtime.inspect(container_id)
+    assert state is not None and (state.status, state.exit_code) == ("exited", 137)

@@ -121,3 +121,85 @@ def test_httpd_on_a_dynamic_host_port(docker_env: DockerEnv) -> None:
     docker_env.engine.apply([{**payload, "desiredStatus": "STOPPED"}])
     stopped = docker_env.wait_status(payload["taskArn"], "STOPPED")
     assert stopped.containers[0].status == "STOPPED" and stopped.containers[0].exit_code is not None
+
+
+AWSVPC_ADDRESS = "10.222.0.10"
+
+
+@pytest.mark.parametrize("oci_runtime", ["runc", "runsc"])
+def test_awsvpc_task_end_to_end(docker_env: DockerEnv, oci_runtime: str) -> None:
+    if oci_runtime not in docker_env.runtime.runtimes():
+        pytest.skip(f"Docker has no {oci_runtime} runtime registered (docker info: Runtimes)")
+    subnet = f"subnet-t{uuid.uuid4().hex[:10]}"
+    network = container_specs.subnet_network_name(subnet)
+    client = (
+        "i=0; while [ $i -lt 50 ]; do"
+        ' r=$(echo -e "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80);'
+        ' case "$r" in *"hello from dockyard"*) exit 0;; esac; i=$((i+1)); sleep 0.2; done; exit 1'
+    )
+    payload = docker_env.task(
+        {
+            "name": "web",
+            "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+            "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
+            "stopTimeout": 1,
+        },
+        {"name": "client", "command": ["sh", "-c", client], "essential": False},
+    )
+    payload.update(
+        networkMode="awsvpc",
+        containerRuntime=oci_runtime,
+        networkInterface={
+            "attachmentId": "att-1",
+            "networkInterfaceId": "eni-1",
+            "privateIPv4Address": AWSVPC_ADDRESS,
+            "macAddress": "02:42:0a:de:00:0a",
+            "subnetId": subnet,
+            "subnetCidr": "10.222.0.0/24",
+            "subnetGateway": "10.222.0.1",
+        },
+    )
+    arn = payload["taskArn"]
+    try:
+        docker_env.engine.apply([payload])
+        docker_env.wait_status(arn, "RUNNING", deadline_s=60)
+
+        def client_done() -> bool:
+            report = docker_env.reporter.latest(arn)
+            return report is not None and any(
+                c.container_name == "client" and c.status == "STOPPED" for c in report.containers
+            )
+
+        wait_until(client_done, "the client reached httpd over localhost", 30)
+        report = docker_env.reporter.latest(arn)
+        assert report is not None and report.status == "RUNNING"
+        codes = {c.container_name: c.exit_code for c in report.containers}
+        assert codes == {"web": None, "client": 0}  # the pause container is never reported
+
+        def serves() -> bool:
+            try:
+                return (
+                    "hello from dockyard"
+                    in httpx.get(f"http://{AWSVPC_ADDRESS}/", timeout=1, trust_env=False).text
+                )
+            except httpx.HTTPError:
+                return False
+
+        wait_until(serves, "serving at the task's address", 15)
+        by_name = {
+            s.labels[container_specs.LABEL_CONTAINER_NAME]: s
+            for s in docker_env.runtime.list({container_specs.LABEL_TASK_ARN: arn})
+        }
+        pause = by_name["~internal~ecs~pause"]
+        assert (pause.runtime, pause.ip_addresses) == ("runc", {network: AWSVPC_ADDRESS})
+        assert by_name["web"].runtime == oci_runtime
+        assert by_name["web"].network_mode == f"container:{pause.id}"
+
+        docker_env.engine.apply([{**payload, "desiredStatus": "STOPPED"}])
+        stopped = docker_env.wait_status(arn, "STOPPED")
+        assert {c.container_name for c in stopped.containers} == {"web", "client"}
+        assert docker_env.runtime.inspect(pause.id) is None
+    finally:  # the engine never creates a task's containers again once they are gone
+        for state in docker_env.runtime.list({container_specs.LABEL_TASK_ARN: arn}):
+            docker_env.runtime.remove(state.id)
+        docker_env.runtime.remove_network(network)

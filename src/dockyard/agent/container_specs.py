@@ -13,8 +13,11 @@ What ECS does, and so what this does:
 - CPU units become CPU shares (at least 2, as the ECS agent does for ``cpu: 0``); ``memory`` and
   ``memoryReservation`` (MiB) the hard and soft limits; a container with neither, in a task with task-level
   memory, gets the task's memory as its hard limit.
-- Ports: ``bridge`` publishes each mapping (``hostPort`` 0 or absent: a dynamic port); ``host`` and ``none``
-  publish nothing (in host mode the container binds the host's ports itself).
+- Ports: ``bridge`` publishes each mapping (``hostPort`` 0 or absent: a dynamic port); ``host``, ``none`` and
+  ``awsvpc`` publish nothing (in host mode the container binds the host's ports itself; in awsvpc mode its
+  ports are open on the task's own address).
+- awsvpc: the task's containers join the network namespace of its pause container (:func:`pause_spec`),
+  which is attached to the subnet's network (:func:`subnet_network_name`) at the interface's address.
 - Volumes: ``host.sourcePath`` → a bind of that path; ``dockerVolumeConfiguration`` → a named Docker volume
   (``scope: shared`` keeps the volume's own name, ``task`` scope gets a per-task name); neither → a per-task
   named volume, like ECS's empty volume.
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
+from dockyard.agent.pause_image import PAUSE_IMAGE
 from dockyard.agent.runtime import (
     Bind,
     ContainerSpec,
     HealthCheck,
+    NetworkAttachment,
     NetworkMode,
     PortBinding,
     PortProtocol,
@@ -48,6 +53,13 @@ LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
 LABEL_FAMILY = "com.amazonaws.ecs.task-definition-family"
 LABEL_VERSION = "com.amazonaws.ecs.task-definition-version"
 LABEL_INSTANCE = "dockyard.container-instance-arn"
+
+LABEL_SUBNET = "com.dockyard.subnet"
+PAUSE_CONTAINER_NAME = "~internal~ecs~pause"
+"""The container-name label of an awsvpc task's pause container (ECS's name for it)."""
+PAUSE_STOP_TIMEOUT_S = 1
+PAUSE_RUNTIME = "runc"
+"""The pause container only holds the namespace; it runs under runc whatever the task asks for."""
 
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
 EXECUTION_ENV = {"AWS_EXECUTION_ENV": "AWS_ECS_EC2"}
@@ -104,9 +116,67 @@ def _int(value: object) -> int | None:
         return None
 
 
-def network_mode(task: TaskPayload) -> NetworkMode:
+TaskNetworkMode = Literal["bridge", "host", "none", "awsvpc"]
+
+
+def network_mode(task: TaskPayload) -> TaskNetworkMode:
     mode = str(task.get("networkMode") or "bridge")
-    return cast(NetworkMode, mode if mode in ("bridge", "host", "none") else "bridge")
+    return cast(TaskNetworkMode, mode if mode in ("bridge", "host", "none", "awsvpc") else "bridge")
+
+
+def network_interface(task: TaskPayload) -> Mapping[str, Any] | None:
+    """The awsvpc task's ``networkInterface`` (its ENI), or ``None`` for another mode or none given."""
+    if network_mode(task) != "awsvpc":
+        return None
+    interface = task.get("networkInterface")
+    return interface if isinstance(interface, Mapping) and interface.get("privateIPv4Address") else None
+
+
+def subnet_network_name(subnet_id: str) -> str:
+    """The Docker bridge network holding one subnet's tasks: ``dockyard-<subnetId>``."""
+    return docker_safe(f"dockyard-{subnet_id}")
+
+
+def subnet_network(task: TaskPayload) -> tuple[str, str, str, dict[str, str]]:
+    """(name, CIDR, gateway, labels) of the Docker network of the awsvpc task's subnet."""
+    interface = network_interface(task)
+    if interface is None:
+        raise SpecError("an awsvpc task needs a networkInterface with a privateIPv4Address")
+    subnet_id, cidr, gateway = (
+        str(interface.get(key) or "") for key in ("subnetId", "subnetCidr", "subnetGateway")
+    )
+    if not (subnet_id and cidr and gateway):
+        raise SpecError("the task's networkInterface needs subnetId, subnetCidr and subnetGateway")
+    return subnet_network_name(subnet_id), cidr, gateway, {LABEL_SUBNET: subnet_id}
+
+
+def pause_spec(
+    task: TaskPayload, *, cluster_arn: str, container_instance_arn: str, name_suffix: str
+) -> ContainerSpec:
+    """The awsvpc task's pause container: owns the network namespace, at the interface's address."""
+    interface = network_interface(task)
+    if interface is None:
+        raise SpecError("an awsvpc task needs a networkInterface with a privateIPv4Address")
+    if not interface.get("subnetId"):
+        raise SpecError("the task's networkInterface has no subnetId")
+    definition = {"name": PAUSE_CONTAINER_NAME}
+    return ContainerSpec(
+        name=container_name(
+            str(task.get("family", "")), str(task.get("version", "")), "internalecspause", name_suffix
+        ),
+        image=PAUSE_IMAGE,
+        labels=labels_for(
+            task, definition, cluster_arn=cluster_arn, container_instance_arn=container_instance_arn
+        ),
+        cpu_shares=MIN_CPU_SHARES,
+        network=NetworkAttachment(
+            subnet_network_name(str(interface["subnetId"])),
+            ipv4_address=str(interface["privateIPv4Address"]),
+            mac_address=str(interface.get("macAddress") or "") or None,
+        ),
+        stop_timeout_s=PAUSE_STOP_TIMEOUT_S,
+        runtime=PAUSE_RUNTIME,
+    )
 
 
 def labels_for(
@@ -128,7 +198,7 @@ def labels_for(
 
 
 def environment_for(
-    definition: Mapping[str, Any], mode: NetworkMode, metadata_endpoint: str | None, metadata_token: str
+    definition: Mapping[str, Any], mode: TaskNetworkMode, metadata_endpoint: str | None, metadata_token: str
 ) -> dict[str, str]:
     env = {
         str(item["name"]): str(item.get("value", ""))
@@ -141,7 +211,7 @@ def environment_for(
     return env
 
 
-def port_bindings_for(definition: Mapping[str, Any], mode: NetworkMode) -> tuple[PortBinding, ...]:
+def port_bindings_for(definition: Mapping[str, Any], mode: TaskNetworkMode) -> tuple[PortBinding, ...]:
     if mode != "bridge":
         return ()
     bindings = []
@@ -233,14 +303,23 @@ def build_spec(
     metadata_token: str,
     name_suffix: str,
     default_stop_timeout_s: int = DEFAULT_STOP_TIMEOUT_S,
+    network_container: str | None = None,
+    oci_runtime: str | None = None,
 ) -> ContainerSpec:
-    """The :class:`ContainerSpec` of one container of ``task``. Raises :class:`SpecError`."""
+    """The :class:`ContainerSpec` of one container of ``task``. Raises :class:`SpecError`.
+
+    ``network_container``: the pause container an awsvpc task's containers join (required then);
+    ``oci_runtime``: the OCI runtime to ask for (``None``: the engine's default).
+    """
     mode = network_mode(task)
+    if mode == "awsvpc" and network_container is None:
+        raise SpecError("an awsvpc task's container needs the task's pause container")
+    docker_mode: NetworkMode = "none" if mode == "awsvpc" else mode
     hard, soft = memory_limits(task, definition)
     extra_hosts = tuple(
         (str(h["hostname"]), str(h["ipAddress"]))
         for h in definition.get("extraHosts") or ()
-        if h.get("hostname") and h.get("ipAddress")
+        if h.get("hostname") and h.get("ipAddress") and mode != "awsvpc"  # ECS refuses them with awsvpc
     )
     return ContainerSpec(
         name=container_name(
@@ -259,7 +338,9 @@ def build_spec(
         memory_bytes=hard,
         memory_reservation_bytes=soft,
         port_bindings=port_bindings_for(definition, mode),
-        network_mode=mode,
+        network_mode=docker_mode,
+        network_container=network_container if mode == "awsvpc" else None,
+        runtime=oci_runtime,
         binds=binds_for(task, definition),
         ulimits=ulimits_for(definition),
         readonly_rootfs=bool(definition.get("readonlyRootFilesystem", False)),

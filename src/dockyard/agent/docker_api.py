@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -98,12 +99,17 @@ def pull_digest(progress_lines: list[str]) -> str | None:
 def create_body(spec: ContainerSpec) -> dict[str, Any]:
     """The ``POST /containers/create`` body for ``spec`` (the name goes in the query string)."""
     port_bindings: dict[str, list[dict[str, str]]] = {}
-    for binding in spec.port_bindings:
+    for binding in () if spec.network_container else spec.port_bindings:
         host_port = str(binding.host_port) if binding.host_port else ""
         key = f"{binding.container_port}/{binding.protocol}"
         port_bindings.setdefault(key, []).append({"HostIp": binding.host_ip, "HostPort": host_port})
+    network_mode: str = spec.network_mode
+    if spec.network_container is not None:
+        network_mode = f"container:{spec.network_container}"
+    elif spec.network is not None:
+        network_mode = spec.network.network
     host_config: dict[str, Any] = {
-        "NetworkMode": spec.network_mode,
+        "NetworkMode": network_mode,
         "PortBindings": port_bindings,
         "PublishAllPorts": False,
         "Binds": [f"{b.source}:{b.target}{':ro' if b.read_only else ''}" for b in spec.binds],
@@ -118,6 +124,8 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host_config["MemoryReservation"] = spec.memory_reservation_bytes
     if spec.cpu_shares is not None:
         host_config["CpuShares"] = spec.cpu_shares
+    if spec.runtime is not None:
+        host_config["Runtime"] = spec.runtime
     body: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{key}={value}" for key, value in spec.env.items()],
@@ -125,6 +133,13 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         "ExposedPorts": {key: {} for key in port_bindings},
         "HostConfig": host_config,
     }
+    if spec.network is not None and spec.network_container is None:
+        endpoint: dict[str, Any] = {}
+        if spec.network.ipv4_address:
+            endpoint["IPAMConfig"] = {"IPv4Address": spec.network.ipv4_address}
+        if spec.network.mac_address:
+            endpoint["MacAddress"] = spec.network.mac_address
+        body["NetworkingConfig"] = {"EndpointsConfig": {spec.network.network: endpoint}}
     if spec.command is not None:
         body["Cmd"] = list(spec.command)
     if spec.entrypoint is not None:
@@ -196,4 +211,23 @@ def state_from_inspect(data: dict[str, Any]) -> ContainerState:
         ip_addresses={name: net["IPAddress"] for name, net in networks.items() if net.get("IPAddress")},
         memory_bytes=host_config.get("Memory") or None,
         cpu_shares=host_config.get("CpuShares") or None,
+        runtime=str(host_config.get("Runtime") or "runc"),
+        network_mode=str(host_config.get("NetworkMode") or "default"),
     )
+
+
+def network_create_body(name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The ``POST /networks/create`` body of a bridge network for one subnet."""
+    return {
+        "Name": name,
+        "CheckDuplicate": True,
+        "Driver": "bridge",
+        "IPAM": {"Driver": "default", "Config": [{"Subnet": cidr, "Gateway": gateway}]},
+        "Labels": dict(labels),
+    }
+
+
+def network_subnets(network: Mapping[str, Any]) -> set[str]:
+    """The subnets of a ``GET /networks/{name}`` answer (``IPAM.Config[].Subnet``)."""
+    configs = (network.get("IPAM") or {}).get("Config") or []
+    return {str(c["Subnet"]) for c in configs if isinstance(c, dict) and c.get("Subnet")}

@@ -24,7 +24,9 @@ from dockyard.agent.runtime import (
     ContainerSpec,
     ContainerStartError,
     ContainerState,
+    ImageImportError,
     ImagePullError,
+    NetworkError,
     PullAuth,
     RuntimeUnavailable,
 )
@@ -129,6 +131,77 @@ class DockerRuntime:
         if error is not None:
             raise ImagePullError(error)
         return docker_api.pull_digest(lines)
+
+    def image_exists(self, image: str) -> bool:
+        response = self._request("GET", f"/images/{quote(image, safe='/:@')}/json")
+        if response.status_code == 404:
+            return False
+        self._check(response, "")
+        return True
+
+    def import_image(self, image: str, rootfs_tar: bytes, changes: tuple[str, ...] = ()) -> None:
+        """``POST /images/create?fromSrc=-`` with the tarball as the body (``docker import``)."""
+        repo, tag = docker_api.split_reference(image)
+        params: list[tuple[str, str]] = [("fromSrc", "-"), ("repo", repo), ("tag", tag)]
+        params.extend(("changes", change) for change in changes)
+        response = self._request(
+            "POST",
+            "/images/create",
+            params=params,
+            content=rootfs_tar,
+            headers={"Content-Type": "application/x-tar"},
+        )
+        lines = response.text.splitlines()
+        if response.status_code != 200:
+            raise ImageImportError(docker_api.pull_error(lines) or _joined_message(lines, response))
+        error = docker_api.pull_error(lines)
+        if error is not None:
+            raise ImageImportError(error)
+
+    # --- engine and networks -------------------------------------------------------------------------------
+
+    def runtimes(self) -> frozenset[str]:
+        response = self._request("GET", "/info")
+        self._check(response, "")
+        return frozenset(str(name) for name in (response.json().get("Runtimes") or {}))
+
+    def _inspect_network(self, name: str) -> dict[str, Any] | None:
+        response = self._request("GET", f"/networks/{quote(name)}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise NetworkError(_message(response))
+        body = response.json()
+        return body if isinstance(body, dict) else None
+
+    def _existing_network(self, name: str, cidr: str) -> str | None:
+        network = self._inspect_network(name)
+        if network is None:
+            return None
+        subnets = docker_api.network_subnets(network)
+        if cidr not in subnets:
+            raise NetworkError(f"network {name} exists with subnet {', '.join(sorted(subnets)) or 'none'}")
+        return str(network["Id"])
+
+    def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
+        existing = self._existing_network(name, cidr)
+        if existing is not None:
+            return existing
+        body = docker_api.network_create_body(name, cidr, gateway, labels)
+        response = self._request("POST", "/networks/create", json=body)
+        if response.status_code == 201:
+            return str(response.json()["Id"])
+        if response.status_code == 409:  # created meanwhile by someone else
+            existing = self._existing_network(name, cidr)
+            if existing is not None:
+                return existing
+        raise NetworkError(_message(response))
+
+    def remove_network(self, name: str) -> None:
+        response = self._request("DELETE", f"/networks/{quote(name)}")
+        if response.status_code in (204, 404):
+            return
+        raise NetworkError(_message(response))
 
     # --- containers ----------------------------------------------------------------------------------------
 

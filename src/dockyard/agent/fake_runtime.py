@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import ipaddress
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from dockyard.agent.runtime import (
     HealthStatus,
     ImagePullError,
     NetworkBinding,
+    NetworkError,
     PullAuth,
 )
 from dockyard.core.clock import Clock, system_clock
@@ -86,6 +88,14 @@ class _Container:
     ip_addresses: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Network:
+    id: str
+    cidr: str
+    gateway: str
+    labels: dict[str, str]
+
+
 class FakeRuntime:
     """An in-memory container engine holding ``images`` locally and able to pull ``pullable`` ones."""
 
@@ -96,6 +106,7 @@ class FakeRuntime:
         pullable: Iterable[str] = (),
         program_for: Callable[[ContainerSpec], FakeProgram] = default_program,
         clock: Clock = system_clock,
+        runtimes: Iterable[str] = ("runc",),
     ) -> None:
         self._lock = threading.RLock()
         self._images = set(images)
@@ -105,8 +116,14 @@ class FakeRuntime:
         self._containers: dict[str, _Container] = {}
         self._created = 0
         self._next_port = FIRST_DYNAMIC_PORT
+        self._runtimes = frozenset(runtimes)
+        self._networks: dict[str, _Network] = {}
         self.pulls: builtins.list[tuple[str, PullAuth | None]] = []
         """Every pull asked for, in order (for assertions)."""
+        self.imports: builtins.list[tuple[str, bytes, tuple[str, ...]]] = []
+        """Every image import, in order: (image, tarball, changes)."""
+        self.created_specs: builtins.list[ContainerSpec] = []
+        """Every spec a container was created from, in order (removed containers included)."""
 
     # --- the protocol -----------------------------------------------------------------------------------
 
@@ -124,7 +141,15 @@ class FakeRuntime:
             raise ContainerCreateError(f"No such image: {spec.image}")
         if any(c.spec.name == spec.name for c in self._containers.values()):
             raise ContainerCreateError(f'Conflict. The container name "/{spec.name}" is already in use')
+        if spec.runtime is not None and spec.runtime not in self._runtimes:
+            raise ContainerCreateError(f"Unknown runtime specified {spec.runtime}")
+        if spec.network_container is not None and self._find(spec.network_container) is None:
+            raise ContainerCreateError(f"No such container: {spec.network_container}")
+        attached = spec.network is not None and spec.network_container is None
+        if attached and spec.network is not None and spec.network.network not in self._networks:
+            raise ContainerCreateError(f"network {spec.network.network} not found")
         self._created += 1
+        self.created_specs.append(spec)
         container_id = hashlib.sha256(f"fake-container-{self._created}".encode()).hexdigest()
         self._containers[container_id] = _Container(
             container_id, spec, self._program_for(spec), self._clock()
@@ -139,13 +164,26 @@ class FakeRuntime:
         if container.program.start_error is not None:
             container.error = container.program.start_error
             raise ContainerStartError(container.program.start_error)
+        spec = container.spec
+        if spec.network_container is not None:
+            owner = self._find(spec.network_container)
+            if owner is None or owner.status != "running":
+                container.error = "cannot join network of a non running container"
+                raise ContainerStartError(f"{container.error}: {spec.network_container}")
         container.status, container.exit_code, container.finished_at = "running", None, None
         container.started_at = self._clock()
         container.oom_killed, container.failed_checks = False, 0
         container.health = "starting" if container.spec.health_check else None
         if not container.bindings:
             container.bindings = self._bind_ports(container.spec)
-        if container.spec.network_mode == "bridge":
+        if spec.network_container is not None:
+            container.ip_addresses = {}
+        elif spec.network is not None:
+            network = self._networks[spec.network.network]
+            hosts = ipaddress.ip_network(network.cidr).hosts()
+            address = spec.network.ipv4_address or str(next(h for h in hosts if str(h) != network.gateway))
+            container.ip_addresses = {spec.network.network: address}
+        elif spec.network_mode == "bridge":
             container.ip_addresses = {"bridge": f"172.17.0.{1 + self._created % 250}"}
         if container.program.exit_code is not None:
             self._exit(container, container.program.exit_code)
@@ -184,6 +222,51 @@ class FakeRuntime:
         if container.status == "running":
             return None
         return container.exit_code or 0
+
+    @_locked
+    def image_exists(self, image: str) -> bool:
+        return image in self._images
+
+    @_locked
+    def import_image(self, image: str, rootfs_tar: bytes, changes: tuple[str, ...] = ()) -> None:
+        self.imports.append((image, rootfs_tar, tuple(changes)))
+        self._images.add(image)
+
+    @_locked
+    def runtimes(self) -> frozenset[str]:
+        return self._runtimes
+
+    @_locked
+    def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
+        existing = self._networks.get(name)
+        if existing is not None:
+            if existing.cidr != cidr:
+                raise NetworkError(f"network {name} exists with subnet {existing.cidr}")
+            return existing.id
+        subnet = ipaddress.ip_network(cidr, strict=False)
+        for other in self._networks.values():
+            if subnet.overlaps(ipaddress.ip_network(other.cidr, strict=False)):
+                raise NetworkError("Pool overlaps with other one on this address space")
+        network_id = hashlib.sha256(f"fake-network-{name}".encode()).hexdigest()
+        self._networks[name] = _Network(network_id, cidr, gateway, dict(labels))
+        return network_id
+
+    @_locked
+    def remove_network(self, name: str) -> None:
+        if name not in self._networks:
+            return
+        in_use = any(
+            c.status == "running" and c.spec.network is not None and c.spec.network.network == name
+            for c in self._containers.values()
+        )
+        if in_use:
+            raise NetworkError(f"error while removing network: network {name} has active endpoints")
+        del self._networks[name]
+
+    @_locked
+    def networks(self) -> dict[str, tuple[str, str, dict[str, str]]]:
+        """Network name → (cidr, gateway, labels), for assertions."""
+        return {name: (n.cidr, n.gateway, dict(n.labels)) for name, n in self._networks.items()}
 
     @_locked
     def stats(self, container_id: str) -> Mapping[str, Any] | None:
@@ -260,7 +343,7 @@ class FakeRuntime:
         container.ip_addresses = {}
 
     def _bind_ports(self, spec: ContainerSpec) -> tuple[NetworkBinding, ...]:
-        if spec.network_mode != "bridge":
+        if spec.network_mode != "bridge" or spec.network_container is not None:
             return ()
         bindings = []
         for binding in spec.port_bindings:
@@ -292,6 +375,8 @@ class FakeRuntime:
             ip_addresses=dict(container.ip_addresses),
             memory_bytes=spec.memory_bytes,
             cpu_shares=spec.cpu_shares,
+            runtime=spec.runtime or "runc",
+            network_mode=_network_mode(spec),
         )
 
     @_locked
@@ -299,3 +384,10 @@ class FakeRuntime:
         """Change what a container's process does from now on (e.g. start failing health checks)."""
         container = self._get(container_id)
         container.program = replace(program)
+
+
+def _network_mode(spec: ContainerSpec) -> str:
+    """``HostConfig.NetworkMode`` as Docker reports it for ``spec``."""
+    if spec.network_container is not None:
+        return f"container:{spec.network_container}"
+    return spec.network.network if spec.network is not None else spec.network_mode

@@ -21,6 +21,7 @@ where the agent listens by default.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from dockyard.agent.task_facts import ContainerFacts, MetadataSource, TaskFacts
+from dockyard.agent.task_facts import ContainerFacts, MetadataSource, TaskFacts, TaskInterface
 
 log = logging.getLogger("dockyard.agent.metadata")
 
@@ -118,6 +119,25 @@ def _port_json(binding: Mapping[str, Any]) -> dict[str, Any]:
     return port
 
 
+def _interface_json(interface: TaskInterface) -> dict[str, Any]:
+    """An awsvpc network's fields after ``NetworkMode``, in ECS's order; the gateway carries the prefix
+    length (``10.0.2.1/24``), as ECS shows it."""
+    network: dict[str, Any] = {"IPv4Addresses": [interface.ipv4_address], "AttachmentIndex": 0}
+    if interface.mac_address:
+        network["MACAddress"] = interface.mac_address
+    if interface.subnet_cidr:
+        network["IPv4SubnetCIDRBlock"] = interface.subnet_cidr
+    if interface.private_dns_name:
+        network["PrivateDNSName"] = interface.private_dns_name
+    if interface.subnet_gateway:
+        gateway = interface.subnet_gateway
+        if "/" not in gateway and interface.subnet_cidr:
+            with contextlib.suppress(ValueError):
+                gateway += f"/{ipaddress.ip_network(interface.subnet_cidr, strict=False).prefixlen}"
+        network["SubnetGatewayIpv4Address"] = gateway
+    return network
+
+
 def container_json(container: ContainerFacts) -> dict[str, Any]:
     """The v4 container response (``GET /v4/<token>``, and each of a task's ``Containers``)."""
     body: dict[str, Any] = {
@@ -155,6 +175,8 @@ def container_json(container: ContainerFacts) -> dict[str, Any]:
         network: dict[str, Any] = {"NetworkMode": container.network_mode}
         if container.ipv4_addresses:
             network["IPv4Addresses"] = list(container.ipv4_addresses)
+        if container.interface is not None:
+            network.update(_interface_json(container.interface))
         body["Networks"] = [network]
     return body
 

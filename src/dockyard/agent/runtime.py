@@ -16,6 +16,10 @@ Semantics every implementation keeps (Docker's, which ECS's are built on):
 - ``list`` and ``inspect`` see containers in every state (created, running, exited), which is how an agent
   finds its containers again by their labels after it restarts.
 - Errors are the :class:`ContainerRuntimeError` subclasses below, never the transport's exceptions.
+- Networks (for awsvpc tasks): ``ensure_network`` makes a bridge network for one subnet, idempotently; a
+  container created with ``network`` set is attached to it (a fixed address and MAC), one created with
+  ``network_container`` set shares that container's network namespace (Docker's ``container:<id>``: same
+  interfaces, same ``localhost``), and cannot start while that container is not running.
 """
 
 from __future__ import annotations
@@ -62,6 +66,15 @@ class RuntimeUnavailable(ContainerRuntimeError):  # noqa: N818
     """The engine cannot be reached (socket missing, daemon down, connection reset)."""
 
 
+class NetworkError(ContainerRuntimeError):
+    """A network could not be made: its name is taken by a network of another subnet, or the subnet
+    overlaps one the engine already has."""
+
+
+class ImageImportError(ContainerRuntimeError):
+    """An image could not be imported from a root filesystem tarball."""
+
+
 # --- what to run -------------------------------------------------------------------------------------------
 
 
@@ -103,6 +116,15 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class NetworkAttachment:
+    """A user-defined network to attach a container to, with a fixed address (and MAC) on it."""
+
+    network: str
+    ipv4_address: str | None = None
+    mac_address: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create one container. ``None`` means "the image's default"."""
 
@@ -130,6 +152,14 @@ class ContainerSpec:
     """Seconds between SIGTERM and SIGKILL when ``stop`` is called without a timeout (engine default 10)."""
     extra_hosts: tuple[tuple[str, str], ...] = ()
     """(hostname, ip) pairs added to /etc/hosts."""
+    network: NetworkAttachment | None = None
+    """Attach to this user-defined network instead of ``network_mode``."""
+    network_container: str | None = None
+    """Share this container's network namespace (Docker's ``container:<id>``) instead of ``network_mode``;
+    no ports are published then."""
+    runtime: str | None = None
+    """The OCI runtime (Docker's ``HostConfig.Runtime``: ``runc``, ``runsc``); ``None``: the engine's
+    default."""
 
 
 # --- what is running ---------------------------------------------------------------------------------------
@@ -172,6 +202,11 @@ class ContainerState:
     """Network name → the container's IPv4 address on it."""
     memory_bytes: int | None
     cpu_shares: int | None
+    runtime: str = "runc"
+    """The OCI runtime it runs under (``HostConfig.Runtime``)."""
+    network_mode: str = "bridge"
+    """Docker's ``HostConfig.NetworkMode``: ``bridge``, ``host``, ``none``, a network's name, or
+    ``container:<id>`` for a container sharing another's network namespace."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +257,28 @@ class ContainerRuntime(Protocol):
 
         Raises :class:`ContainerNotFound`.
         """
+
+    def image_exists(self, image: str) -> bool:
+        """Whether ``image`` is present locally."""
+
+    def import_image(self, image: str, rootfs_tar: bytes, changes: tuple[str, ...] = ()) -> None:
+        """Create the local image ``image`` (``repo:tag``) from a root filesystem tarball, with Dockerfile
+        ``changes`` such as ``ENTRYPOINT ["/pause"]`` (Docker's image import).
+
+        Raises :class:`ImageImportError`.
+        """
+
+    def runtimes(self) -> frozenset[str]:
+        """The OCI runtimes the engine offers (``runc``, and ``runsc`` where gVisor is registered)."""
+
+    def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
+        """The id of the bridge network ``name`` for subnet ``cidr`` (gateway ``gateway``), created unless it
+        exists with that subnet; a concurrent create of the same network is harmless. Raises
+        :class:`NetworkError` if ``name`` has another subnet or the subnet overlaps another network's.
+        """
+
+    def remove_network(self, name: str) -> None:
+        """Remove the network; an unknown network is a no-op. Raises :class:`NetworkError` while in use."""
 
     def stats(self, container_id: str) -> Mapping[str, Any] | None:
         """Docker's one-shot stats JSON (``GET /containers/{id}/stats?stream=false``): ``read``,

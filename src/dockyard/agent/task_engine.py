@@ -17,6 +17,12 @@ Flow::
   by their labels (only this instance's: ``dockyard.container-instance-arn``); a container is never created
   twice (its Docker name is fixed when the task arrives). Labelled containers of no known task are stopped
   and removed; containers Docker no longer knows count as stopped.
+- awsvpc tasks (``networkMode: awsvpc``): before its containers, the task gets the Docker network of its
+  subnet (``ensure_network``) and a pause container attached to it at the interface's address and MAC,
+  from the locally built :data:`~dockyard.agent.pause_image.PAUSE_IMAGE`; the containers join its network
+  namespace. The pause container is never reported; it is removed once the containers have stopped, and if it
+  dies the task stops with ``ResourceInitializationError: …``. ``containerRuntime: runsc`` runs the task's
+  containers under gVisor when the engine offers it (runc otherwise, with a warning).
 - Reports are full snapshots (:class:`~dockyard.agent.reporter.TaskReport`) sent when the task is RUNNING or
   STOPPED, or a container changes after that; health changes go to ``health_publisher``.
 """
@@ -34,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.agent import container_specs, task_logic
+from dockyard.agent.pause_image import UnsupportedPlatform, ensure_pause_image
 from dockyard.agent.reporter import ContainerChange, TaskReport, TaskReporter, TaskStatus
 from dockyard.agent.runtime import (
     ContainerCreateError,
@@ -42,9 +49,11 @@ from dockyard.agent.runtime import (
     ContainerRuntimeError,
     ContainerStartError,
     ContainerState,
+    ImageImportError,
+    NetworkError,
     PullAuth,
 )
-from dockyard.agent.task_facts import ContainerFacts, TaskFacts
+from dockyard.agent.task_facts import ContainerFacts, TaskFacts, TaskInterface
 from dockyard.agent.task_records import (
     MAX_FORGOTTEN,
     PENDING,
@@ -63,6 +72,7 @@ log = logging.getLogger("dockyard.agent.tasks")
 
 ESSENTIAL_EXITED = "Essential container in task exited"
 CONTAINER_GONE = "DockerStateError: the container no longer exists"
+RESOURCE_INITIALIZATION = "ResourceInitializationError"
 _CLOSE_JOIN_S = 2.0
 
 
@@ -122,6 +132,8 @@ class TaskEngine:
         self._threads: list[threading.Thread] = []
         self._loaded = False
         self._started = False
+        self._engine_runtimes: frozenset[str] | None = None
+        self._warned_runtimes: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -199,6 +211,7 @@ class TaskEngine:
                             for d in payload.get("containers") or ()
                         }
                         task = TaskRecord.new(payload, tokens)
+                        task.pause_name_suffix = secrets.token_hex(10)
                         self._tasks[arn] = task
                         for container in task.containers.values():
                             self._tokens[container.token] = (arn, container.name)
@@ -296,6 +309,8 @@ class TaskEngine:
         for container in containers:
             if container.docker_id is not None and container.status != STOPPED:
                 self._observe(arn, container, self._runtime.inspect(container.docker_id))
+        if container_specs.network_mode(task.payload) == "awsvpc" and not self._ensure_pause(task):
+            return True
         progressed = False
         for name in order:
             if self._closing.is_set():
@@ -374,6 +389,8 @@ class TaskEngine:
                     metadata_token=container.token,
                     name_suffix=container.name_suffix,
                     default_stop_timeout_s=self._default_stop_timeout_s,
+                    network_container=task.pause_id,
+                    oci_runtime=self._oci_runtime(task),
                 )
                 docker_id = self._runtime.create(spec)
             except container_specs.SpecError as exc:
@@ -396,6 +413,78 @@ class TaskEngine:
             return False
         self._observe(task.arn, container, self._runtime.inspect(container.docker_id))
         return True
+
+    # --- awsvpc: the pause container and the OCI runtime ----------------------------------------------------
+
+    def _ensure_pause(self, task: TaskRecord) -> bool:
+        """Make the awsvpc task's pause container exist and run; ``False`` when that failed the task."""
+        with self._lock:
+            pause_id = task.pause_id
+        if pause_id is not None:
+            state = self._runtime.inspect(pause_id)
+            if state is not None and state.status == "running":
+                return True
+            if state is None or state.status != "created":  # created: the agent stopped before starting it
+                what = "was removed" if state is None else f"exited ({state.exit_code})"
+                self._fail(
+                    task.arn,
+                    None,
+                    f"{RESOURCE_INITIALIZATION}: the task's network namespace is gone: "
+                    f"its pause container {what}",
+                )
+                return False
+        else:
+            try:
+                spec = container_specs.pause_spec(
+                    task.payload,
+                    cluster_arn=self._cluster_arn,
+                    container_instance_arn=self._instance_arn,
+                    name_suffix=task.pause_name_suffix or secrets.token_hex(10),
+                )
+                network, cidr, gateway, labels = container_specs.subnet_network(task.payload)
+                self._runtime.ensure_network(network, cidr, gateway, labels)
+                ensure_pause_image(self._runtime)
+                pause_id = self._runtime.create(spec)
+            except container_specs.SpecError as exc:
+                self._fail(task.arn, None, f"{RESOURCE_INITIALIZATION}: {exc}")
+                return False
+            except (NetworkError, ImageImportError, ContainerCreateError, UnsupportedPlatform) as exc:
+                self._fail(task.arn, None, f"{RESOURCE_INITIALIZATION}: {exc.message}")
+                return False
+            with self._lock:
+                task.pause_id = pause_id
+            with self._write_lock:
+                self._persist()
+            log.info("task %s: pause container %s on %s", task.arn, pause_id[:12], network)
+        try:
+            self._runtime.start(pause_id)
+        except (ContainerStartError, ContainerNotFound) as exc:
+            self._fail(
+                task.arn, None, f"{RESOURCE_INITIALIZATION}: starting the pause container: {exc.message}"
+            )
+            return False
+        return True
+
+    def _oci_runtime(self, task: TaskRecord) -> str | None:
+        """The OCI runtime of the task's containers: its ``containerRuntime`` if the engine offers it."""
+        wanted = task.payload.get("containerRuntime")
+        if not wanted:
+            return None
+        if self._engine_runtimes is None:
+            self._engine_runtimes = self._runtime.runtimes()
+        if str(wanted) in self._engine_runtimes:
+            return str(wanted)
+        with self._lock:
+            warn = str(wanted) not in self._warned_runtimes
+            self._warned_runtimes.add(str(wanted))
+        if warn:
+            log.warning(
+                "the container engine has no %s runtime: tasks asking for it run under runc, "
+                "with weaker isolation (engine runtimes: %s)",
+                wanted,
+                ", ".join(sorted(self._engine_runtimes)) or "none",
+            )
+        return "runc" if "runc" in self._engine_runtimes else None
 
     def _observe(self, arn: str, container: ContainerRecord, state: ContainerState | None) -> None:
         """Fold one inspection into the container's record."""
@@ -487,6 +576,7 @@ class TaskEngine:
                 threads.append(thread)
             for thread in threads:
                 thread.join()
+        self._remove_pause(task)
         with self._lock:
             now = self._clock()
             for container in task.containers.values():
@@ -501,6 +591,20 @@ class TaskEngine:
         self._housekeeping.set()
         log.info("task %s stopped%s", arn, f": {task.stop_reason}" if task.stop_reason else "")
         return True
+
+    def _remove_pause(self, task: TaskRecord) -> None:
+        """Remove the awsvpc task's pause container (its containers stopped); cleanup retries failures."""
+        with self._lock:
+            pause_id = task.pause_id
+        if pause_id is None:
+            return
+        try:
+            self._runtime.remove(pause_id)
+        except ContainerRuntimeError as exc:
+            log.warning("task %s: removing the pause container failed: %s", task.arn, exc)
+            return
+        with self._lock:
+            task.pause_id = None
 
     def _stop_container(self, arn: str, container: ContainerRecord) -> None:
         docker_id = container.docker_id
@@ -595,6 +699,15 @@ class TaskEngine:
         orphans: list[str] = []
         for (task_arn, name), found in groups.items():
             task = self._tasks.get(task_arn)
+            if name == container_specs.PAUSE_CONTAINER_NAME:
+                if task is None or task.status == STOPPED:
+                    orphans.extend(s.id for s in found)
+                    continue
+                keep = next((s for s in found if s.id == task.pause_id), found[0])
+                task.pause_id = keep.id
+                orphans.extend(s.id for s in found if s is not keep)
+                log.info("task %s: adopted its pause container (%s)", task_arn, keep.id[:12])
+                continue
             container = task.containers.get(name) if task is not None else None
             if container is None:
                 orphans.extend(s.id for s in found)
@@ -634,6 +747,8 @@ class TaskEngine:
         with self._lock:
             task = self._tasks.get(arn)
             ids = [c.docker_id for c in task.containers.values() if c.docker_id] if task else []
+            if task is not None and task.pause_id:
+                ids.append(task.pause_id)
         try:
             for docker_id in ids:
                 self._runtime.remove(docker_id)
@@ -684,6 +799,16 @@ class TaskEngine:
     def _task_facts(self, task: TaskRecord) -> TaskFacts:
         payload = task.payload
         task_memory = container_specs.parse_memory_mib(payload.get("memory"))
+        eni = container_specs.network_interface(payload)
+        interface = None
+        if eni is not None:
+            interface = TaskInterface(
+                ipv4_address=str(eni["privateIPv4Address"]),
+                mac_address=_str_or_none(eni.get("macAddress")),
+                subnet_cidr=_str_or_none(eni.get("subnetCidr")),
+                subnet_gateway=_str_or_none(eni.get("subnetGateway")),
+                private_dns_name=_str_or_none(eni.get("privateDnsName")),
+            )
         containers = []
         for c in task.containers.values():
             state = c.state
@@ -711,9 +836,10 @@ class TaskEngine:
                     exit_code=c.exit_code,
                     health_status=health,
                     network_mode=container_specs.network_mode(payload),
-                    ipv4_addresses=tuple(state.ip_addresses.values()) if state else (),
+                    ipv4_addresses=tuple(state.ip_addresses.values()) if state and not interface else (),
                     ports=tuple(c.bindings),
                     metadata_token=c.token,
+                    interface=interface,
                 )
             )
         tags = {str(t.get("key")): str(t.get("value", "")) for t in payload.get("tags") or ()}

@@ -10,6 +10,17 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class TaskInterface:
+    """An awsvpc task's network interface (its ENI), as the payload gave it."""
+
+    ipv4_address: str
+    mac_address: str | None = None
+    subnet_cidr: str | None = None
+    subnet_gateway: str | None = None
+    private_dns_name: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerFacts:
     name: str
     """The container's name in the task definition."""
@@ -39,6 +50,8 @@ class ContainerFacts:
     """ECS networkBindings: ``{containerPort, hostPort, bindIP, protocol}``."""
     metadata_token: str
     """The ``<id>`` in this container's ``ECS_CONTAINER_METADATA_URI_V4``."""
+    interface: TaskInterface | None = None
+    """awsvpc: the task's interface, which every container of the task shares."""
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,10 @@ class TaskRecord:
     pull_started_at: datetime | None = None
     pull_stopped_at: datetime | None = None
     execution_stopped_at: datetime | None = None
+    pause_name_suffix: str = ""
+    """awsvpc: the random end of the pause container's Docker name."""
+    pause_id: str | None = None
+    """awsvpc: the pause container owning the task's network namespace (never reported to the server)."""
 
     @classmethod
     def new(cls, payload: TaskPayload, tokens: Mapping[str, tuple[str, str]]) -> TaskRecord:
@@ -129,6 +133,8 @@ class TaskRecord:
             "pullStoppedAt": _time(self.pull_stopped_at),
             "executionStoppedAt": _time(self.execution_stopped_at),
             "containers": [c.to_json() for c in self.containers.values()],
+            "pauseNameSuffix": self.pause_name_suffix,
+            "pauseId": self.pause_id,
         }
 
     @classmethod
@@ -149,6 +155,8 @@ class TaskRecord:
             pull_started_at=_parse_time(data.get("pullStartedAt")),
             pull_stopped_at=_parse_time(data.get("pullStoppedAt")),
             execution_stopped_at=_parse_time(data.get("executionStoppedAt")),
+            pause_name_suffix=str(data.get("pauseNameSuffix") or ""),
+            pause_id=data.get("pauseId"),
         )
 
 

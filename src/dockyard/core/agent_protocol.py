@@ -28,10 +28,21 @@ changes (ECS carries health on its telemetry channel; SubmitTaskStateChange has 
 
 A :data:`TaskPayload` is what the agent needs to run a task without asking again: ``taskArn``,
 ``clusterArn``, ``family``, ``version`` (the revision, a string), ``desiredStatus`` (``RUNNING`` or
-``STOPPED``), ``networkMode`` (``bridge``, ``host`` or ``none``), task-level ``cpu`` and ``memory`` (unit
-strings or absent), ``volumes`` (the task definition's), ``tags`` (``[{key, value}]``), ``launchType``
-and ``containers``: each container definition in ECS's ``ContainerDefinition`` shape, with RunTask's
-overrides (command, environment, cpu, memory, memoryReservation) already applied, plus ``containerArn``.
+``STOPPED``), ``networkMode`` (``bridge``, ``host``, ``none`` or ``awsvpc``), task-level ``cpu`` and
+``memory`` (unit strings or absent), ``volumes`` (the task definition's), ``tags`` (``[{key, value}]``),
+``launchType`` and ``containers``: each container definition in ECS's ``ContainerDefinition`` shape, with
+RunTask's overrides (command, environment, cpu, memory, memoryReservation) already applied, plus
+``containerArn``.
+
+An ``awsvpc`` task also carries ``networkInterface``: ``{attachmentId, networkInterfaceId,
+privateIPv4Address, macAddress, subnetId, subnetCidr, subnetGateway}`` (``privateDnsName`` optional), the
+interface the server allocated in the subnet. The agent gives the task its own network namespace holding
+``privateIPv4Address`` (and ``macAddress``) on a Docker bridge network ``dockyard-<subnetId>`` for
+``subnetCidr`` with gateway ``subnetGateway``; the task's containers share it (``localhost`` between them)
+and their ports are open at that address, not published on the host. ``privateIPv4Address``, ``subnetId``,
+``subnetCidr`` and ``subnetGateway`` are required: without them the task stops with
+``ResourceInitializationError: …``. Any task may carry ``containerRuntime: "runsc"`` to run its containers
+under gVisor; an engine without ``runsc`` runs them under ``runc`` (the agent logs that isolation is weaker).
 """
 
 from __future__ import annotations

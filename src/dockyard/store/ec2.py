@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Table, delete, func, insert, select, update
 
 from dockyard.store.schema import (
     accounts,
@@ -92,13 +92,16 @@ def lock_account(conn: Connection, account_id: str) -> None:
 # --- VPCs and subnets -------------------------------------------------------------------------------------
 
 
-def list_vpcs(conn: Connection, account_id: str, region: str) -> list[VpcRecord]:
+def _scoped(conn: Connection, table: Table, account_id: str, region: str) -> list[RowMapping]:
+    """The account's rows of ``table`` in the region, in creation order."""
     query = (
-        select(ec2_vpcs)
-        .where(ec2_vpcs.c.account_id == account_id, ec2_vpcs.c.region == region)
-        .order_by(ec2_vpcs.c.id)
+        select(table).where(table.c.account_id == account_id, table.c.region == region).order_by(table.c.id)
     )
-    return [_vpc(row._mapping) for row in conn.execute(query)]
+    return [row._mapping for row in conn.execute(query)]
+
+
+def list_vpcs(conn: Connection, account_id: str, region: str) -> list[VpcRecord]:
+    return [_vpc(row) for row in _scoped(conn, ec2_vpcs, account_id, region)]
 
 
 def count_vpcs(conn: Connection) -> int:
@@ -114,12 +117,7 @@ def insert_vpc(conn: Connection, record: VpcRecord) -> None:
 
 
 def list_subnets(conn: Connection, account_id: str, region: str) -> list[SubnetRecord]:
-    query = (
-        select(ec2_subnets)
-        .where(ec2_subnets.c.account_id == account_id, ec2_subnets.c.region == region)
-        .order_by(ec2_subnets.c.id)
-    )
-    return [_subnet(row._mapping) for row in conn.execute(query)]
+    return [_subnet(row) for row in _scoped(conn, ec2_subnets, account_id, region)]
 
 
 def find_subnet(conn: Connection, account_id: str, region: str, subnet_id: str) -> SubnetRecord | None:
@@ -147,12 +145,7 @@ def insert_subnet(conn: Connection, record: SubnetRecord) -> None:
 
 
 def list_groups(conn: Connection, account_id: str, region: str) -> list[SecurityGroupRecord]:
-    query = (
-        select(ec2_security_groups)
-        .where(ec2_security_groups.c.account_id == account_id, ec2_security_groups.c.region == region)
-        .order_by(ec2_security_groups.c.id)
-    )
-    return [_group(row._mapping) for row in conn.execute(query)]
+    return [_group(row) for row in _scoped(conn, ec2_security_groups, account_id, region)]
 
 
 def find_group(
@@ -203,12 +196,7 @@ def delete_group(conn: Connection, group_id: str) -> None:
 
 
 def list_interfaces(conn: Connection, account_id: str, region: str) -> list[InterfaceRecord]:
-    query = (
-        select(ec2_network_interfaces)
-        .where(ec2_network_interfaces.c.account_id == account_id, ec2_network_interfaces.c.region == region)
-        .order_by(ec2_network_interfaces.c.id)
-    )
-    return [_interface(row._mapping) for row in conn.execute(query)]
+    return [_interface(row) for row in _scoped(conn, ec2_network_interfaces, account_id, region)]
 
 
 def subnet_addresses(conn: Connection, subnet_id: str) -> list[str]:

@@ -128,8 +128,10 @@ AWSVPC_ADDRESS = "10.222.0.10"
 
 @pytest.mark.parametrize("oci_runtime", ["runc", "runsc"])
 def test_awsvpc_task_end_to_end(docker_env: DockerEnv, oci_runtime: str) -> None:
-    if oci_runtime not in docker_env.runtime.runtimes():
-        pytest.skip(f"Docker has no {oci_runtime} runtime registered (docker info: Runtimes)")
+    # scripts/setup installs runsc and registers it with Docker: its absence is a broken set-up.
+    assert oci_runtime in docker_env.runtime.runtimes(), (
+        f"Docker has no {oci_runtime} runtime; run scripts/setup"
+    )
     subnet = f"subnet-t{uuid.uuid4().hex[:10]}"
     network = container_specs.subnet_network_name(subnet)
     client = (

@@ -22,7 +22,7 @@ from dockyard.store.schema import (
     ec2_vpcs,
 )
 
-IN_USE, AVAILABLE = "in-use", "available"
+IN_USE = "in-use"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,23 +118,6 @@ def insert_vpc(conn: Connection, record: VpcRecord) -> None:
 
 def list_subnets(conn: Connection, account_id: str, region: str) -> list[SubnetRecord]:
     return [_subnet(row) for row in _scoped(conn, ec2_subnets, account_id, region)]
-
-
-def find_subnet(conn: Connection, account_id: str, region: str, subnet_id: str) -> SubnetRecord | None:
-    row = conn.execute(
-        select(ec2_subnets).where(
-            ec2_subnets.c.account_id == account_id,
-            ec2_subnets.c.region == region,
-            ec2_subnets.c.subnet_id == subnet_id,
-        )
-    ).first()
-    return None if row is None else _subnet(row._mapping)
-
-
-def find_subnet_by_id(conn: Connection, subnet_id: str) -> SubnetRecord | None:
-    """A subnet in any account (for the hosts that build its bridge)."""
-    row = conn.execute(select(ec2_subnets).where(ec2_subnets.c.subnet_id == subnet_id)).first()
-    return None if row is None else _subnet(row._mapping)
 
 
 def insert_subnet(conn: Connection, record: SubnetRecord) -> None:

@@ -82,11 +82,6 @@ def new_mac() -> str:
     return ":".join(f"{b:02x}" for b in (0x0E, *rest))
 
 
-def gateway_address(subnet_cidr: str) -> str:
-    """The subnet's router (its first host address), which the bridge holds."""
-    return str(ipaddress.ip_network(subnet_cidr).network_address + 1)
-
-
 def free_address(subnet_cidr: str, used: Iterable[str]) -> str | None:
     """The lowest address an interface may take in the subnet, or None when it is full."""
     network = ipaddress.ip_network(subnet_cidr)

@@ -86,6 +86,15 @@ class Ec2Provider(Provider):
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def _ensure_default_network(self, ctx: RequestContext) -> VpcRecord:
+        """The default VPC, made on first use; a describe call that finds it writes nothing."""
+        with self._db.read() as tx:
+            found = [v for v in store.list_vpcs(tx, ctx.account_id, ctx.region) if v.is_default]
+        if found:
+            return found[0]
+        with self._db.write() as tx:
+            return ensure_default_vpc(tx, ctx.account_id, ctx.region, ctx.now)
+
     # --- zones, VPCs, subnets -----------------------------------------------------------------------------
 
     def describe_availability_zones(self, ctx: RequestContext, params: Params) -> Result:
@@ -128,8 +137,8 @@ class Ec2Provider(Provider):
         return {"AvailabilityZones": chosen}
 
     def describe_vpcs(self, ctx: RequestContext, params: Params) -> Result:
-        with self._db.write() as tx:
-            ensure_default_vpc(tx, ctx.account_id, ctx.region, ctx.now)
+        self._ensure_default_network(ctx)
+        with self._db.read() as tx:
             vpcs = store.list_vpcs(tx, ctx.account_id, ctx.region)
         chosen = _select(
             vpcs,
@@ -142,8 +151,8 @@ class Ec2Provider(Provider):
         return {"Vpcs": [_vpc_view(v) for v in chosen]}
 
     def describe_subnets(self, ctx: RequestContext, params: Params) -> Result:
-        with self._db.write() as tx:
-            ensure_default_vpc(tx, ctx.account_id, ctx.region, ctx.now)
+        self._ensure_default_network(ctx)
+        with self._db.read() as tx:
             subnets = store.list_subnets(tx, ctx.account_id, ctx.region)
             used = store.count_by_subnet(tx, [s.subnet_id for s in subnets])
         chosen = _select(
@@ -159,8 +168,8 @@ class Ec2Provider(Provider):
     # --- security groups ----------------------------------------------------------------------------------
 
     def describe_security_groups(self, ctx: RequestContext, params: Params) -> Result:
-        with self._db.write() as tx:
-            default_vpc = ensure_default_vpc(tx, ctx.account_id, ctx.region, ctx.now)
+        default_vpc = self._ensure_default_network(ctx)
+        with self._db.read() as tx:
             groups = store.list_groups(tx, ctx.account_id, ctx.region)
         names = params.get("GroupNames") or []
         for name in names:  # names address the default VPC's groups

@@ -22,6 +22,14 @@ Server → agent:
   stopTasks: [{taskArn}]}`` naming those it confirms (tasks it does not know, or wants STOPPED), and the
   agent stops exactly those.
 
+- ``FirewallMessage`` ``{messageId, interfaces: [{networkInterfaceId, privateIPv4Address, ingress: [{protocol,
+  fromPort, toPort, cidrs: [str]}]}]}``: the security-group ingress of every awsvpc interface on this
+  instance, resolved by the server to IPv4 CIDRs (a rule naming a group becomes its members' ``/32``s).
+  ``protocol`` is ``tcp``, ``udp``, ``icmp`` or ``-1`` (every protocol; ports absent then). It is the whole
+  desired state: sent at connect and whenever it changes, unacked; the agent replaces what it enforced
+  before. Traffic to an interface's address that no rule admits is dropped (replies of admitted
+  connections pass); traffic from the host itself is not filtered.
+
 Agent → server, unanswered: ``PublishHealthRequest`` ``{tasks: [{taskArn, containers: [{containerName,
 healthStatus}]}]}`` with ``healthStatus`` HEALTHY, UNHEALTHY or UNKNOWN, sent when a Docker health check
 changes (ECS carries health on its telemetry channel; SubmitTaskStateChange has no field for it).
@@ -41,7 +49,11 @@ interface the server allocated in the subnet. The agent gives the task its own n
 ``subnetCidr`` with gateway ``subnetGateway``; the task's containers share it (``localhost`` between them)
 and their ports are open at that address, not published on the host. ``privateIPv4Address``, ``subnetId``,
 ``subnetCidr`` and ``subnetGateway`` are required: without them the task stops with
-``ResourceInitializationError: …``. Any task may carry ``containerRuntime: "runsc"`` to run its containers
+``ResourceInitializationError: …``. A task may also carry ``availabilityZone`` (the zone of its subnet, which
+the metadata endpoint reports instead of the agent's own), ``registryAuth`` (``{registry, username,
+password}``: credentials for pulling that task's images from dockyard's registry — a Fargate pool host
+pulls images of other accounts with them, instead of its own token) and ``stopTimeoutSeconds`` (overrides
+every container's stop grace: a Spot interruption gives 120). Any task may carry ``containerRuntime: "runsc"`` to run its containers
 under gVisor; an engine without ``runsc`` runs them under ``runc`` (the agent logs that isolation is weaker).
 """
 
@@ -60,13 +72,14 @@ PAYLOAD = "PayloadMessage"
 HEARTBEAT = "HeartbeatMessage"
 TASK_MANIFEST = "TaskManifestMessage"
 TASK_STOP_VERIFICATION_ACK = "TaskStopVerificationAck"
+FIREWALL = "FirewallMessage"
 # Agent → server.
 ACK = "AckRequest"
 HEARTBEAT_ACK = "HeartbeatAckRequest"
 TASK_STOP_VERIFICATION = "TaskStopVerificationMessage"
 PUBLISH_HEALTH = "PublishHealthRequest"
 
-SERVER_MESSAGES = frozenset({PAYLOAD, HEARTBEAT, TASK_MANIFEST, TASK_STOP_VERIFICATION_ACK})
+SERVER_MESSAGES = frozenset({PAYLOAD, HEARTBEAT, TASK_MANIFEST, TASK_STOP_VERIFICATION_ACK, FIREWALL})
 AGENT_MESSAGES = frozenset({ACK, HEARTBEAT_ACK, TASK_STOP_VERIFICATION, PUBLISH_HEALTH})
 
 DEFAULT_HEARTBEAT_INTERVAL_S = 20.0

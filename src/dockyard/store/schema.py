@@ -329,9 +329,42 @@ ecs_tasks = Table(
     Column("stopping_at", UtcDateTime(), nullable=True),
     Column("stopped_at", UtcDateTime(), nullable=True),
     Column("execution_stopped_at", UtcDateTime(), nullable=True),
+    # Fargate (and awsvpc): the capacity provider, platform version, the ENI attachment (ECS's shape,
+    # JSON), the interface to release at the end, and when a Spot interruption was announced.
+    Column("capacity_provider_name", String(255), nullable=True),
+    Column("platform_version", String(32), nullable=True),
+    Column("cpu_architecture", String(16), nullable=True),
+    Column("attachments", Text, nullable=False, server_default="[]"),
+    Column("eni_id", String(32), nullable=True),
+    Column("interrupt_at", UtcDateTime(), nullable=True),
     UniqueConstraint("account_id", "region", "cluster_name", "task_id", name="uq_ecs_tasks_id"),
     # A service's tasks are read by their group ("service:<name>") on every controller sync.
     Index("ix_ecs_tasks_group", "account_id", "region", "cluster_name", "task_group"),
+    # The Fargate pool controller looks for tasks waiting for a host, or for their interface's release.
+    Index("ix_ecs_tasks_unplaced", "launch_type", "last_status"),
+)
+
+
+# The usage ledger metering reads (Cost Explorer): one row per task from the moment billing starts (its
+# image pull, else its start), closed at STOPPED in the same transaction that records the stop, so a
+# restart neither loses nor double-counts a task. Rows outlive the tasks (which are purged after an hour).
+task_usage = Table(
+    "task_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("task_arn", String(2048), nullable=False, unique=True),
+    Column("cluster_name", String(255), nullable=False),
+    Column("launch_type", String(24), nullable=False),
+    Column("capacity_provider", String(255), nullable=True),
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("architecture", String(16), nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("stopped_at", UtcDateTime(), nullable=True),
+    Index("ix_task_usage_scope", "account_id", "region", "started_at"),
 )
 
 

@@ -91,6 +91,12 @@ class TaskRecord:
     stopping_at: datetime | None = None
     stopped_at: datetime | None = None
     execution_stopped_at: datetime | None = None
+    capacity_provider_name: str | None = None
+    platform_version: str | None = None
+    cpu_architecture: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    eni_id: str | None = None
+    interrupt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +556,12 @@ def _to_row(record: TaskRecord) -> dict[str, Any]:
         "stopping_at": record.stopping_at,
         "stopped_at": record.stopped_at,
         "execution_stopped_at": record.execution_stopped_at,
+        "capacity_provider_name": record.capacity_provider_name,
+        "platform_version": record.platform_version,
+        "cpu_architecture": record.cpu_architecture,
+        "attachments": _dump(record.attachments),
+        "eni_id": record.eni_id,
+        "interrupt_at": record.interrupt_at,
     }
 
 
@@ -594,6 +606,12 @@ def _to_record(row: RowMapping) -> TaskRecord:
         stopping_at=row["stopping_at"],
         stopped_at=row["stopped_at"],
         execution_stopped_at=row["execution_stopped_at"],
+        capacity_provider_name=row["capacity_provider_name"],
+        platform_version=row["platform_version"],
+        cpu_architecture=row["cpu_architecture"],
+        attachments=orjson.loads(row["attachments"]),
+        eni_id=row["eni_id"],
+        interrupt_at=row["interrupt_at"],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -143,3 +144,98 @@ def test_admits_checks_protocol_and_port_range() -> None:
     assert permissions.admits(rule, "tcp", 8000) and permissions.admits(rule, "tcp", 8080)
     assert not permissions.admits(rule, "tcp", 8081) and not permissions.admits(rule, "udp", 8000)
     assert permissions.admits(permissions.default_egress()[0], "udp", 53)
+
+
+@dataclass(frozen=True)
+class Group:
+    group_id: str
+    ingress: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Interface:
+    eni_id: str
+    private_ip: str
+    group_ids: list[str]
+
+
+def _rules(*given: dict[str, Any]) -> list[dict[str, Any]]:
+    return permissions.expand(list(given), account_id="1", resolve_group=lambda gid, name: gid)
+
+
+def test_ingress_resolves_group_sources_to_member_addresses_and_drops_ipv6() -> None:
+    web = Group(
+        "sg-web",
+        _rules(
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                "UserIdGroupPairs": [{"GroupId": "sg-clients"}],
+            },
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-web"}]},
+            {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+        ),
+    )
+    members = {"sg-clients": ["172.31.0.9", "172.31.0.5"], "sg-web": ["172.31.0.4"]}
+    assert permissions.resolved_ingress([web], members) == [
+        {
+            "protocol": "tcp",
+            "fromPort": 8080,
+            "toPort": 8080,
+            "cidrs": ["10.0.0.0/8", "172.31.0.5/32", "172.31.0.9/32"],
+        },
+        {"protocol": "-1", "cidrs": ["172.31.0.4/32"]},
+        {"protocol": "icmp", "fromPort": 8, "toPort": -1, "cidrs": ["0.0.0.0/0"]},
+        # udp/53 had only an IPv6 source: nothing of it is left
+    ]
+
+
+def test_ingress_merges_rules_of_several_groups_without_duplicates() -> None:
+    http = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "192.168.0.0/16"}]}
+    first = Group("sg-1", _rules(http, {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-empty"}]}))
+    second = Group(
+        "sg-2",
+        _rules({**http, "IpRanges": [{"CidrIp": "192.168.0.0/16"}, {"CidrIp": "10.1.2.3/32"}]}),
+    )
+    resolved = permissions.resolved_ingress([first, second], {"sg-empty": []})
+    assert resolved == [
+        {"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrs": ["10.1.2.3/32", "192.168.0.0/16"]}
+    ]
+    assert permissions.resolved_ingress([second, first], {"sg-empty": []}) == resolved
+    assert permissions.resolved_ingress([], {}) == []
+
+
+def test_firewall_interfaces_in_id_order_with_members_of_referenced_groups() -> None:
+    default = Group("sg-default", permissions.default_ingress("sg-default", "1"))
+    web = Group(
+        "sg-web",
+        _rules(
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 90, "UserIdGroupPairs": [{"GroupId": "sg-lb"}]}
+        ),
+    )
+    everyone = [
+        Interface("eni-b", "172.31.0.5", ["sg-default"]),
+        Interface("eni-a", "172.31.0.4", ["sg-web", "sg-gone", "sg-web"]),
+        Interface("eni-c", "172.31.0.6", ["sg-lb", "sg-default"]),
+    ]
+    groups = {g.group_id: g for g in (default, web)}
+    referenced = permissions.referenced_groups(groups.values())
+    assert referenced == {"sg-default", "sg-lb"}
+    members = permissions.group_members(everyone, referenced)
+    assert members == {"sg-default": ["172.31.0.5", "172.31.0.6"], "sg-lb": ["172.31.0.6"]}
+    assert permissions.firewall_interfaces(everyone[:2], groups, members) == [
+        {
+            "networkInterfaceId": "eni-a",
+            "privateIPv4Address": "172.31.0.4",
+            "ingress": [{"protocol": "tcp", "fromPort": 80, "toPort": 90, "cidrs": ["172.31.0.6/32"]}],
+        },
+        {
+            "networkInterfaceId": "eni-b",
+            "privateIPv4Address": "172.31.0.5",
+            "ingress": [{"protocol": "-1", "cidrs": ["172.31.0.5/32", "172.31.0.6/32"]}],
+        },
+    ]

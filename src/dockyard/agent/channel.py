@@ -10,6 +10,8 @@ connection and hands the tasks it receives to a :class:`ChannelHandler` (the tas
 - ``TaskManifestMessage`` → ``AckRequest``, then ``TaskStopVerificationMessage`` naming the local tasks
   (``handler.active_task_arns()``) missing from the manifest, if any; the ``TaskStopVerificationAck``
   → ``handler.stop_tasks`` for the confirmed ones among those proposed.
+- ``FirewallMessage`` → ``on_firewall(interfaces)`` (the whole desired state; unacked). The callback
+  must not block: the agent's :class:`~dockyard.agent.firewall.Firewall` applies it on its own thread.
 - :meth:`PushChannel.publish_health` sends ``PublishHealthRequest`` from any thread; dropped when not
   connected.
 
@@ -96,6 +98,7 @@ class PushChannel:
         rng: Callable[[], float] = random.random,
         agent_version: str = __version__,
         heartbeat_interval_s: float = protocol.DEFAULT_HEARTBEAT_INTERVAL_S,
+        on_firewall: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         """``credentials`` are botocore credentials (``session.get_credentials()``): they are read at every
         connection attempt, so refreshed credentials are used."""
@@ -105,6 +108,7 @@ class PushChannel:
         self._credentials = credentials
         self._region = region
         self._handler = handler
+        self._on_firewall = on_firewall
         self._stop = stop
         self._rng = rng
         self._agent_version = agent_version
@@ -240,7 +244,21 @@ class PushChannel:
             ]
             if confirmed:
                 self._handler.stop_tasks(confirmed, STOP_REASON)
+        elif message_type == protocol.FIREWALL:
+            self._firewall(message)
         return False
+
+    def _firewall(self, message: Mapping[str, Any]) -> None:
+        interfaces = message.get("interfaces")
+        if not isinstance(interfaces, list):
+            log.warning("push channel: a FirewallMessage without interfaces; ignored")
+            return
+        if self._on_firewall is None:
+            return
+        try:
+            self._on_firewall([dict(i) for i in interfaces if isinstance(i, Mapping)])
+        except Exception:
+            log.exception("push channel: handing over the firewall state failed")
 
     def _verify_manifest(self, message: Mapping[str, Any]) -> None:
         listed = {str(t.get("taskArn")) for t in message.get("tasks") or [] if isinstance(t, Mapping)}

@@ -74,6 +74,9 @@ class AgentSettings:
     container_stop_timeout_s: float = DEFAULT_CONTAINER_STOP_TIMEOUT_S
     """SIGTERM → SIGKILL grace for containers without their own ``stopTimeout``
     (the ECS agent's ``ECS_CONTAINER_STOP_TIMEOUT``)."""
+    firewall_enabled: bool = True
+    """Enforce awsvpc tasks' security-group ingress with iptables (:mod:`dockyard.agent.firewall`);
+    ``False`` (``--no-firewall``, ``DOCKYARD_AGENT_FIREWALL=0``) on hosts without iptables."""
 
     @property
     def state_file(self) -> Path:
@@ -149,6 +152,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SIGTERM to SIGKILL grace when a container sets no stopTimeout "
         f"(default {DEFAULT_CONTAINER_STOP_TIMEOUT_S:g}; like ECS_CONTAINER_STOP_TIMEOUT)",
     )
+    parser.add_argument(
+        "--no-firewall",
+        dest="firewall",
+        action="store_false",
+        default=None,
+        help="do not enforce awsvpc tasks' security groups with iptables (for hosts without iptables)",
+    )
 
 
 def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> AgentSettings:
@@ -207,7 +217,13 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         if flags
         else _attributes(environ.get(ENV_PREFIX + "ATTRIBUTES", ""))
     )
-    settings = AgentSettings(endpoint=endpoint, cluster=cluster, attributes=attributes, **values)
+    settings = AgentSettings(
+        endpoint=endpoint,
+        cluster=cluster,
+        attributes=attributes,
+        firewall_enabled=_switch(pick(getattr(args, "firewall", None), "FIREWALL") or "1", "firewall"),
+        **values,
+    )
     return settings
 
 
@@ -219,6 +235,15 @@ def _non_negative_int(text: str, what: str) -> int:
     if value < 0:
         raise ValueError(f"{what} must not be negative")
     return value
+
+
+def _switch(text: str, what: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{what} must be 1 or 0 (true or false), got {text!r}")
 
 
 def _positive_float(text: str, what: str) -> float:

@@ -3,6 +3,7 @@
     server ──push channel──▶ PushChannel ──apply/stop──▶ TaskEngine ──▶ Docker Engine
     server ◀─SubmitTaskStateChange── ApiReporter ◀─reports─┘   ▲
     containers ──ECS_CONTAINER_METADATA_URI_V4──▶ MetadataServer ┘ (reads the engine's task facts)
+    server ──push channel (FirewallMessage)──▶ Firewall ──▶ iptables (awsvpc tasks' security groups)
 
 :func:`start_task_host` starts them in an order that never loses work: the metadata endpoint binds first
 (its address goes into every container's environment), the engine then re-adopts the containers it left
@@ -24,6 +25,7 @@ import botocore.session
 from dockyard.agent.channel import PushChannel
 from dockyard.agent.config import AgentSettings
 from dockyard.agent.docker_runtime import DockerRuntime
+from dockyard.agent.firewall import Firewall
 from dockyard.agent.metadata import BridgeGatewayError, MetadataServer, bridge_gateway
 from dockyard.agent.registry_auth import RegistryCredentials
 from dockyard.agent.reporter import ApiReporter, StateChangeClient
@@ -73,6 +75,7 @@ class TaskHost:
         reporter: ApiReporter,
         metadata: MetadataServer | None,
         stop: threading.Event,
+        firewall: Firewall | None = None,
     ) -> None:
         self.engine = engine
         self.channel = channel
@@ -80,10 +83,13 @@ class TaskHost:
         self._reporter = reporter
         self._metadata = metadata
         self._stop = stop
+        self.firewall = firewall
 
     def close(self) -> None:
         self._stop.set()
         self._channel_thread.join(timeout=10)
+        if self.firewall is not None:
+            self.firewall.close()  # its chain stays: the tasks keep running
         self.engine.close()
         self._reporter.close()
         if self._metadata is not None:
@@ -124,6 +130,9 @@ def start_task_host(settings: AgentSettings, joined: Joined, ecs: StateChangeCli
     )
     slot.engine = engine
     engine.start()
+    firewall = Firewall(joined.container_instance_arn) if settings.firewall_enabled else None
+    if firewall is not None:
+        firewall.start()
     channel = PushChannel(
         endpoint_url=settings.endpoint,
         cluster_arn=joined.cluster_arn,
@@ -133,11 +142,12 @@ def start_task_host(settings: AgentSettings, joined: Joined, ecs: StateChangeCli
         handler=engine,
         stop=stop,
         rng=random.random,
+        on_firewall=None if firewall is None else firewall.submit,
     )
     channel_ref.append(channel)
     thread = threading.Thread(target=channel.run, name="push-channel", daemon=True)
     thread.start()
-    return TaskHost(engine, channel, thread, reporter, metadata, stop)
+    return TaskHost(engine, channel, thread, reporter, metadata, stop, firewall)
 
 
 def _start_metadata(settings: AgentSettings, source: MetadataSource) -> MetadataServer | None:

@@ -19,6 +19,11 @@ instance; a newer connection replaces an older one (closed with :data:`CLOSE_REP
 - **Heartbeats** every ``agent_heartbeat_interval_s``; a ``TaskManifestMessage`` at connect and every
   :data:`MANIFEST_EVERY_HEARTBEATS` heartbeats. An agent silent for ``DEAD_AFTER_HEARTBEATS`` intervals
   is disconnected (:data:`CLOSE_SILENT`). ``HeartbeatAckRequest`` refreshes ``agent_last_seen_at``.
+- **Firewall.** Every push cycle (connect, wake-up, heartbeat tick) also reads the instance's
+  ``FirewallMessage`` (:meth:`~dockyard.services.ecs.agent_sessions.AgentSessions.firewall`: its awsvpc
+  interfaces with their security groups' ingress resolved to CIDRs) and sends it when it differs from the
+  last one this session sent — always at connect. The EC2 provider wakes the sessions concerned after a
+  security-group change; membership changes (tasks starting or stopping elsewhere) arrive within a tick.
 - Stop verifications and health reports go to the store through the same service, in worker threads.
 """
 
@@ -186,6 +191,7 @@ class _Session:
         self._close_code: int | None = None
         self._last_heard = time.monotonic()
         self._send_lock = asyncio.Lock()
+        self._firewall_sent: list[dict[str, Any]] | None = None
 
     def replace(self) -> None:
         self._close(CLOSE_REPLACED)
@@ -249,7 +255,9 @@ class _Session:
             await self._push(manifest=manifest)
 
     async def _push(self, *, manifest: bool) -> None:
-        """Send what the agent has not acked (level-triggered), then the manifest if asked."""
+        """Send the firewall if it changed, what the agent has not acked (level-triggered), then the manifest
+        if asked."""
+        await self._push_firewall()
         desired = await anyio.to_thread.run_sync(self._sessions.instance_tasks, self._target)
         now = time.monotonic()
         current = {task.arn for task in desired}
@@ -277,6 +285,15 @@ class _Session:
                     "timeline": int(time.time() * 1000),
                 },
             )
+
+    async def _push_firewall(self) -> None:
+        """The instance's firewall, sent at connect and then only when it differs from the last one sent (it
+        goes before payloads, so a new task's interface is filtered before its containers start)."""
+        interfaces = await anyio.to_thread.run_sync(self._sessions.firewall, self._target)
+        if interfaces == self._firewall_sent:
+            return
+        self._firewall_sent = interfaces
+        await self._send(protocol.FIREWALL, {"messageId": _message_id(), "interfaces": interfaces})
 
     def _recently_sent(self, arn: str, desired_status: str, now: float) -> bool:
         sent = self._in_flight.get(arn)

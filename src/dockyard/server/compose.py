@@ -80,7 +80,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
                 tokens=tokens,
             ),
             StsProvider(),
-            Ec2Provider(runtime.db),
+            Ec2Provider(runtime.db, notifier=notifier),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))

@@ -20,7 +20,9 @@ from dockyard.store.schema import (
     ec2_security_groups,
     ec2_subnets,
     ec2_vpcs,
+    ecs_tasks,
 )
+from dockyard.store.tasks import STOPPED as TASK_STOPPED
 
 IN_USE = "in-use"
 
@@ -202,6 +204,52 @@ def groups_in_use(conn: Connection, account_id: str, region: str) -> set[str]:
         ec2_network_interfaces.c.account_id == account_id, ec2_network_interfaces.c.region == region
     )
     return {g for text in conn.execute(query).scalars() for g in orjson.loads(text)}
+
+
+def find_interfaces(conn: Connection, eni_ids: Sequence[str]) -> list[InterfaceRecord]:
+    """The interfaces of ``eni_ids`` that exist, in any account (interface ids are unique), in id order."""
+    wanted = list(dict.fromkeys(eni_ids))
+    if not wanted:
+        return []
+    query = (
+        select(ec2_network_interfaces)
+        .where(ec2_network_interfaces.c.eni_id.in_(wanted))
+        .order_by(ec2_network_interfaces.c.eni_id)
+    )
+    return [_interface(row._mapping) for row in conn.execute(query)]
+
+
+def instance_interface_ids(conn: Connection, instance_arn: str) -> list[str]:
+    """The interfaces of the tasks on container instance ``instance_arn`` that are not STOPPED (by
+    lastStatus), in id order. Not scoped by account: a Fargate pool instance runs every account's tasks."""
+    query = (
+        select(ecs_tasks.c.eni_id)
+        .where(
+            ecs_tasks.c.container_instance_arn == instance_arn,
+            ecs_tasks.c.last_status != TASK_STOPPED,
+            ecs_tasks.c.eni_id.is_not(None),
+        )
+        .distinct()
+        .order_by(ecs_tasks.c.eni_id)
+    )
+    return [str(eni_id) for eni_id in conn.execute(query).scalars()]
+
+
+def instances_hosting_interfaces(conn: Connection, account_id: str, region: str) -> set[str]:
+    """The container instances running tasks (not STOPPED) of the account in the region that hold an
+    interface: the agents whose firewall a change of that account's security groups may change."""
+    query = (
+        select(ecs_tasks.c.container_instance_arn)
+        .where(
+            ecs_tasks.c.account_id == account_id,
+            ecs_tasks.c.region == region,
+            ecs_tasks.c.last_status != TASK_STOPPED,
+            ecs_tasks.c.eni_id.is_not(None),
+            ecs_tasks.c.container_instance_arn.is_not(None),
+        )
+        .distinct()
+    )
+    return {str(arn) for arn in conn.execute(query).scalars()}
 
 
 def insert_interface(conn: Connection, record: InterfaceRecord) -> None:

@@ -4,13 +4,16 @@ A stored rule is one (protocol, port range, source) triple, ``{"protocol", "from
 "user", "description"}`` with kind ``cidr`` (IPv4), ``cidr6`` or ``group`` (another security group, whose
 members' addresses the rule admits). Protocol ``-1`` means every protocol and port; ``from``/``to`` are None
 then. EC2 answers with the rules grouped by (protocol, ports), in the order they were added.
+
+For the agents' firewall, :func:`firewall_interfaces` resolves interfaces' ingress to IPv4 CIDRs (a rule
+naming a group becomes its members' ``/32``s): the ``FirewallMessage`` of :mod:`dockyard.core.agent_protocol`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.control.vpc.network import InvalidParameterValueError, valid_cidr
 from dockyard.core.errors import ApiError
@@ -191,3 +194,96 @@ def _describe(rule: Rule) -> str:
     protocol = {"-1": "ALL"}.get(rule["protocol"], rule["protocol"].upper())
     ports = "" if rule["from"] is None else f", from port: {rule['from']}, to port: {rule['to']}"
     return f"peer: {rule['source']}, {protocol}{ports}, ALLOW"
+
+
+# --- resolution for the agents' firewall ----------------------------------------------------------------
+
+
+class GroupRules(Protocol):
+    """What resolution reads of a security group (a :class:`~dockyard.store.ec2.SecurityGroupRecord`)."""
+
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def ingress(self) -> Sequence[Rule]: ...
+
+
+class AddressedInterface(Protocol):
+    """What resolution reads of a network interface (an :class:`~dockyard.store.ec2.InterfaceRecord`)."""
+
+    @property
+    def eni_id(self) -> str: ...
+
+    @property
+    def private_ip(self) -> str: ...
+
+    @property
+    def group_ids(self) -> Sequence[str]: ...
+
+
+def group_members(interfaces: Iterable[AddressedInterface], group_ids: Iterable[str]) -> dict[str, list[str]]:
+    """group id → the addresses of the ``interfaces`` in that group, for each of ``group_ids``."""
+    members: dict[str, list[str]] = {group_id: [] for group_id in group_ids}
+    for interface in interfaces:
+        for group_id in interface.group_ids:
+            if group_id in members:
+                members[group_id].append(interface.private_ip)
+    return members
+
+
+def referenced_groups(groups: Iterable[GroupRules]) -> set[str]:
+    """The groups the ingress rules of ``groups`` name as sources (their members must be looked up)."""
+    return {str(rule["source"]) for group in groups for rule in group.ingress if rule.get("kind") == "group"}
+
+
+def resolved_ingress(
+    groups: Iterable[GroupRules], members: Mapping[str, Iterable[str]]
+) -> list[dict[str, Any]]:
+    """The ingress of an interface in ``groups`` as ``FirewallMessage`` entries ``{protocol, fromPort, toPort,
+    cidrs}`` (:mod:`dockyard.core.agent_protocol`): one per (protocol, ports) in order of first appearance,
+    its IPv4 sources deduplicated and sorted. A rule naming a group admits that group's ``members``
+    (group id → addresses) as ``/32``s; IPv6 sources are left out (the tasks' networks are IPv4); protocol
+    ``-1`` carries no ports, ICMP carries its type and code as ``fromPort``/``toPort`` (-1: any); a
+    (protocol, ports) left with no source is left out."""
+    entries: dict[tuple[str, int | None, int | None], set[ipaddress.IPv4Network]] = {}
+    for group in groups:
+        for rule in group.ingress:
+            protocol = str(rule["protocol"])
+            key = (protocol, None, None) if protocol == "-1" else (protocol, rule.get("from"), rule.get("to"))
+            sources = entries.setdefault(key, set())
+            if rule.get("kind") == "cidr":
+                sources.add(ipaddress.IPv4Network(str(rule["source"]), strict=False))
+            elif rule.get("kind") == "group":
+                for address in members.get(str(rule["source"]), ()):
+                    sources.add(ipaddress.IPv4Network(f"{address}/32"))
+    resolved: list[dict[str, Any]] = []
+    for (protocol, low, high), sources in entries.items():
+        if not sources:
+            continue
+        entry: dict[str, Any] = {"protocol": protocol}
+        if low is not None and high is not None:
+            entry["fromPort"], entry["toPort"] = int(low), int(high)
+        entry["cidrs"] = [str(net) for net in sorted(sources)]
+        resolved.append(entry)
+    return resolved
+
+
+def firewall_interfaces(
+    interfaces: Iterable[AddressedInterface],
+    groups: Mapping[str, GroupRules],
+    members: Mapping[str, Iterable[str]],
+) -> list[dict[str, Any]]:
+    """``FirewallMessage.interfaces`` for ``interfaces``, in interface-id order: each with its address and
+    :func:`resolved_ingress` of its groups (looked up in ``groups`` by id; a group not there adds
+    nothing)."""
+    return [
+        {
+            "networkInterfaceId": interface.eni_id,
+            "privateIPv4Address": interface.private_ip,
+            "ingress": resolved_ingress(
+                [groups[g] for g in dict.fromkeys(interface.group_ids) if g in groups], members
+            ),
+        }
+        for interface in sorted(interfaces, key=lambda i: i.eni_id)
+    ]

@@ -3,6 +3,10 @@ interfaces. Every other EC2 operation answers 501 (the gateway's NotImplemented 
 
 The default network of an (account, region) is made on first use (:mod:`dockyard.control.vpc.defaults`),
 so the first ``describe-subnets`` already shows one default subnet per availability zone.
+
+After a change of security-group ingress commits, the agents of the container instances running the
+account's awsvpc tasks in the region are woken (:class:`~dockyard.services.ecs.notifier.InstanceNotifier`):
+their push-channel sessions send the new ``FirewallMessage``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dockyard.core.arn import build_arn
 from dockyard.core.context import RequestContext
 from dockyard.core.errors import ApiError
 from dockyard.services.base import Params, Provider, Result
+from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.store import ec2 as store
 from dockyard.store.database import Database
 from dockyard.store.ec2 import InterfaceRecord, SecurityGroupRecord, SubnetRecord, VpcRecord
@@ -83,8 +88,9 @@ _INTERFACE_FILTERS: dict[str, Callable[[Any], Any]] = {
 class Ec2Provider(Provider):
     service_name = "ec2"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, notifier: InstanceNotifier | None = None) -> None:
         self._db = db
+        self._notifier = notifier
 
     def _ensure_default_network(self, ctx: RequestContext) -> VpcRecord:
         """The default VPC, made on first use; a describe call that finds it writes nothing."""
@@ -248,6 +254,8 @@ class Ec2Provider(Provider):
                     f"resource {group.group_id} has a dependent object", code="DependencyViolation"
                 )
             store.delete_group(tx, group.group_id)
+            hosts = self._firewall_hosts(ctx, tx)
+        self._wake(hosts)
         return {"Return": True, "GroupId": group.group_id}
 
     def _change_rules(
@@ -278,11 +286,25 @@ class Ec2Provider(Provider):
             rules = permissions.expand(given, account_id=ctx.account_id, resolve_group=resolve)
             current = group.ingress if direction == "ingress" else group.egress
             updated = change(current, rules)
+            hosts: set[str] = set()
             if direction == "ingress":
                 store.save_group(tx, replace(group, ingress=updated))
+                hosts = self._firewall_hosts(ctx, tx)
             else:
                 store.save_group(tx, replace(group, egress=updated))
+        self._wake(hosts)
         return {"Return": True}
+
+    def _firewall_hosts(self, ctx: RequestContext, tx: Connection) -> set[str]:
+        """The instances whose agents enforce ingress of the account's groups in the region."""
+        if self._notifier is None:
+            return set()
+        return store.instances_hosting_interfaces(tx, ctx.account_id, ctx.region)
+
+    def _wake(self, instance_arns: set[str]) -> None:
+        """After the commit: those instances' sessions send their new firewall."""
+        if self._notifier is not None and instance_arns:
+            self._notifier.notify(instance_arns)
 
     def _addressed_group(
         self, ctx: RequestContext, tx: Connection, params: Params, *, lock: bool

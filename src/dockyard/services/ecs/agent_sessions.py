@@ -24,6 +24,7 @@ from typing import Any
 
 from dockyard.control.changes import ChangeFeed, ClusterRef
 from dockyard.control.launch.definitions import DefinitionCache
+from dockyard.control.vpc import permissions
 from dockyard.core.agent_protocol import TaskPayload
 from dockyard.core.arn import parse_arn
 from dockyard.services.ecs import naming
@@ -31,6 +32,7 @@ from dockyard.services.ecs.errors import ClientException, ClusterNotFoundExcepti
 from dockyard.services.ecs.payloads import task_payload
 from dockyard.services.ecs.task_state import with_health
 from dockyard.store import container_instances as instance_store
+from dockyard.store import ec2 as ec2_store
 from dockyard.store import tags as tag_store
 from dockyard.store import tasks as task_store
 from dockyard.store.database import Database
@@ -176,3 +178,22 @@ class AgentSessions:
         """The body of the task's definition."""
         found = self._definitions.get(tx, record.account_id, record.region, record.task_definition_arn)
         return None if found is None else found.body
+
+    def firewall(self, target: SessionTarget) -> list[dict[str, Any]]:
+        """``FirewallMessage.interfaces`` for the instance: the interfaces of its tasks that are not STOPPED
+        (of any account: a Fargate pool instance runs every account's tasks), each with the ingress of its
+        security groups resolved to IPv4 CIDRs (a group source → the ``/32``s of the interfaces of that
+        account and region in the group). One read transaction."""
+        with self._db.read() as tx:
+            eni_ids = ec2_store.instance_interface_ids(tx, target.instance_arn)
+            interfaces = ec2_store.find_interfaces(tx, eni_ids)
+            resolved: list[dict[str, Any]] = []
+            for account_id, region in sorted({(i.account_id, i.region) for i in interfaces}):
+                groups = {g.group_id: g for g in ec2_store.list_groups(tx, account_id, region)}
+                local = [i for i in interfaces if (i.account_id, i.region) == (account_id, region)]
+                used = [groups[g] for i in local for g in i.group_ids if g in groups]
+                members = permissions.group_members(
+                    ec2_store.list_interfaces(tx, account_id, region), permissions.referenced_groups(used)
+                )
+                resolved.extend(permissions.firewall_interfaces(local, groups, members))
+        return sorted(resolved, key=lambda entry: str(entry["networkInterfaceId"]))

@@ -1,4 +1,5 @@
-"""Model-driven fuzzing: random but typed requests for every implemented ECS, ECR, STS and EC2 operation.
+"""Model-driven fuzzing: random but typed requests for every implemented ECS, ECR, STS, EC2 and Cost
+Explorer operation.
 
 Requests are generated from botocore's own input shapes (required members nearly always, optional ones at
 random, values of the member's type: names from a small pool so calls hit resources that exist, ARNs,
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,15 +23,18 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 
 from dockyard.services.base import operation_method_name
+from dockyard.services.ce.provider import CeProvider
 from dockyard.services.ec2.provider import Ec2Provider
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.sts.provider import StsProvider
+from dockyard.store import usage as ledger
+from dockyard.store.database import open_database
 from tests.integration.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, ServerProcess
 
 SEED = 20261206
 REQUESTS = 3000
-PROVIDERS = {"ecs": EcsProvider, "ecr": EcrProvider, "sts": StsProvider, "ec2": Ec2Provider}
+PROVIDERS = {"ecs": EcsProvider, "ecr": EcrProvider, "sts": StsProvider, "ec2": Ec2Provider, "ce": CeProvider}
 NAMES = ("web", "api", "default", "fuzz-a", "fuzz-b", "x")
 ODD_STRINGS = (
     "",
@@ -124,6 +128,25 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "lifecyclePolicyText": '{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", '
         '"countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]}',
     },
+    "GetCostAndUsage": {
+        "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-08"},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost", "UsageQuantity"],
+        "GroupBy": [{"Type": "DIMENSION", "Key": "USAGE_TYPE"}, {"Type": "TAG", "Key": "k"}],
+        "Filter": {
+            "And": [
+                {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Elastic Container Service"]}},
+                {"Tags": {"Key": "k", "Values": ["v"], "MatchOptions": ["EQUALS"]}},
+            ]
+        },
+    },
+    "GetDimensionValues": {
+        "TimePeriod": {"Start": "2026-11-01T00:00:00Z", "End": "2026-11-02T00:00:00Z"},
+        "Dimension": "USAGE_TYPE",
+        "SearchString": "Fargate",
+        "Context": "COST_AND_USAGE",
+    },
+    "GetTags": {"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-30"}, "TagKey": "k"},
     "UploadLayerPart": {
         "repositoryName": "web",
         "uploadId": "x",
@@ -272,6 +295,40 @@ def clients(server: ServerProcess) -> dict[str, Any]:
     }
 
 
+def seed_usage(server: ServerProcess, account_id: str) -> None:
+    """Usage for Cost Explorer to price: Fargate, Spot, ARM, EC2, tagged or not, stopped or running."""
+    db = open_database(f"sqlite:///{server.data_dir / 'dockyard.db'}", migrate=False)
+    start = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    rows = [
+        ("FARGATE", None, "X86_64", [{"key": "k", "value": "v"}], timedelta(seconds=30)),
+        ("FARGATE", "FARGATE_SPOT", "X86_64", [], timedelta(hours=30)),
+        ("FARGATE", None, "ARM64", [{"key": "team", "value": "web"}], None),
+        ("EC2", None, "X86_64", [{"key": "k", "value": "x"}], timedelta(hours=2)),
+    ]
+    try:
+        with db.write() as tx:
+            for index, (launch_type, provider, architecture, tags, runs) in enumerate(rows):
+                task_arn = f"arn:aws:ecs:{REGION}:{account_id}:task/default/fuzz{index}"
+                ledger.open_usage(
+                    tx,
+                    account_id=account_id,
+                    region=REGION,
+                    task_arn=task_arn,
+                    cluster_name="default",
+                    launch_type=launch_type,
+                    capacity_provider=provider,
+                    cpu=256 * (index + 1),
+                    memory=512 * (index + 1),
+                    architecture=architecture,
+                    tags=tags,
+                    started_at=start + timedelta(hours=index),
+                )
+                if runs is not None:
+                    ledger.close_usage(tx, task_arn, start + timedelta(hours=index) + runs)
+    finally:
+        db.close()
+
+
 def implemented_operations(client: Any, service: str) -> list[str]:
     provider = PROVIDERS[service]
     return [
@@ -290,6 +347,7 @@ def test_no_typed_request_gets_a_server_error(fuzz_server: ServerProcess) -> Non
     for name in NAMES[:4]:
         by_service["ecs"].create_cluster(clusterName=name)
         by_service["ecr"].create_repository(repositoryName=name)
+    seed_usage(fuzz_server, account_id)
     operations = [
         (service, op)
         for service, client in by_service.items()

@@ -11,6 +11,7 @@ import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,23 @@ class ServerSettings:
     secret_access_key: str | None = None
     """Root secret key, see ``access_key_id``."""
 
+    fargate_x86_vcpu_hour: Decimal = Decimal("0.04048")
+    """USD per vCPU-hour of a Linux/x86_64 Fargate task (us-east-1's on-demand price), as metered for Cost
+    Explorer."""
+
+    fargate_x86_gb_hour: Decimal = Decimal("0.004445")
+    """USD per GB-hour of memory of a Linux/x86_64 Fargate task."""
+
+    fargate_arm_vcpu_hour: Decimal = Decimal("0.03238")
+    """USD per vCPU-hour of a Linux/ARM64 Fargate task."""
+
+    fargate_arm_gb_hour: Decimal = Decimal("0.00356")
+    """USD per GB-hour of memory of a Linux/ARM64 Fargate task."""
+
+    fargate_spot_discount: Decimal = Decimal("0.70")
+    """FARGATE_SPOT's discount off the on-demand rates, between 0 and 1 (0.70: Spot costs 30 % of on
+    demand)."""
+
     @property
     def resolved_registry_host(self) -> str:
         return self.registry_host or f"localhost:{self.port}"
@@ -117,6 +135,17 @@ def _boolean(value: object) -> bool:
     raise ValueError(value)
 
 
+def _rate(value: object) -> Decimal:
+    """A price or a discount: a finite, non-negative decimal (TOML floats read through their text)."""
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(value) from exc
+    if not rate.is_finite() or rate < 0:
+        raise ValueError(value)
+    return rate
+
+
 _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "port": int,
@@ -130,6 +159,11 @@ _CONVERTERS: dict[str, Any] = {
     "agent_heartbeat_interval_s": float,
     "stopped_task_retention_s": float,
     "allow_privileged": _boolean,
+    "fargate_x86_vcpu_hour": _rate,
+    "fargate_x86_gb_hour": _rate,
+    "fargate_arm_vcpu_hour": _rate,
+    "fargate_arm_gb_hour": _rate,
+    "fargate_spot_discount": _rate,
 }
 
 

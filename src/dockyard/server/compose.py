@@ -25,6 +25,7 @@ from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.server.maintenance import maintain
 from dockyard.server.runtime import Runtime
 from dockyard.services.base import Provider
+from dockyard.services.ce.provider import CeProvider, fargate_rates
 from dockyard.services.ec2.provider import Ec2Provider
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecr.registry import RegistryService
@@ -81,6 +82,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
             ),
             StsProvider(),
             Ec2Provider(runtime.db, notifier=notifier),
+            CeProvider(runtime.db, fargate_rates(settings)),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))

@@ -15,9 +15,10 @@ from botocore.model import OperationModel, ServiceModel
 
 from dockyard.core.errors import UnknownOperationError
 
-#: The services served by dockyard: the JSON 1.1 ones are addressed by ``X-Amz-Target``, STS (query
-#: protocol) and EC2 (ec2 protocol) by ``Action`` and the service the request is signed for.
-SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts", "ec2")
+#: The services served by dockyard: the JSON 1.1 ones (ECS, ECR, Logs, Cost Explorer) are addressed by
+#: ``X-Amz-Target``, STS (query protocol) and EC2 (ec2 protocol) by ``Action`` and the service the request is
+#: signed for.
+SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts", "ec2", "ce")
 
 
 class ServiceCatalog:

@@ -1,0 +1,1 @@
+"""Cost Explorer (``ce``): GetCostAndUsage, GetDimensionValues and GetTags over the Fargate usage ledger."""

@@ -62,6 +62,7 @@ class ServerProcess:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
         env.update(DOCKYARD_ACCESS_KEY_ID=ROOT_KEY_ID, DOCKYARD_SECRET_ACCESS_KEY=ROOT_SECRET)
+        env.update(DOCKYARD_FARGATE_LOCAL_POOL="0")  # the Fargate tests turn the built-in pool host on
         env.update(self.extra_env)
         return env
 

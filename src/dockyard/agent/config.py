@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+FARGATE_POOL_CLUSTER = "fargate"
+"""The cluster of the Fargate pool's account that pool hosts join (the server's ``POOL_CLUSTER``)."""
 ENV_PREFIX = "DOCKYARD_AGENT_"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_DATA_DIR = Path("~/.local/share/dockyard-agent")
@@ -110,6 +112,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``dockyard agent`` flags (each also readable from ``DOCKYARD_AGENT_<NAME>``)."""
     parser.add_argument("--endpoint", help="dockyard server URL, e.g. http://127.0.0.1:4566")
     parser.add_argument("--cluster", help="cluster to join")
+    parser.add_argument(
+        "--fargate",
+        action="store_true",
+        default=None,
+        help=f"join the Fargate pool (cluster {FARGATE_POOL_CLUSTER!r}, with the pool's credentials from "
+        "'dockyard keys create --fargate-pool') instead of a cluster of yours",
+    )
     parser.add_argument("--data-dir", type=Path, help=f"agent state directory (default {DEFAULT_DATA_DIR})")
     parser.add_argument(
         "--attribute",
@@ -171,7 +180,10 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         return value if value else None
 
     endpoint = pick(args.endpoint, "ENDPOINT")
-    cluster = pick(args.cluster, "CLUSTER")
+    fargate = pick(getattr(args, "fargate", None), "FARGATE") in {"True", "1", "true"}
+    cluster = FARGATE_POOL_CLUSTER if fargate else pick(args.cluster, "CLUSTER")
+    if fargate and args.cluster not in (None, FARGATE_POOL_CLUSTER):
+        raise ValueError("--fargate joins the pool's cluster: leave out --cluster")
     if not endpoint:
         raise ValueError("--endpoint (or DOCKYARD_AGENT_ENDPOINT) is required")
     if not endpoint.startswith(("http://", "https://")):

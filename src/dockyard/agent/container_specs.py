@@ -281,8 +281,20 @@ def memory_limits(task: TaskPayload, definition: Mapping[str, Any]) -> tuple[int
     return (hard * MiB if hard else None), (soft * MiB if soft else None)
 
 
-def stop_timeout_s(definition: Mapping[str, Any], default: int = DEFAULT_STOP_TIMEOUT_S) -> int:
-    """The container's ``stopTimeout``, else the agent's default (ECS_CONTAINER_STOP_TIMEOUT)."""
+def fargate_nano_cpus(task: TaskPayload) -> int | None:
+    """A Fargate task's containers are limited to the task's vCPUs (``cpu`` units / 1024); None else."""
+    units = _int(task.get("cpu")) if task.get("launchType") == "FARGATE" else None
+    return None if not units else units * 1_000_000_000 // 1024
+
+
+def stop_timeout_s(
+    definition: Mapping[str, Any], default: int = DEFAULT_STOP_TIMEOUT_S, task: TaskPayload | None = None
+) -> int:
+    """The task's ``stopTimeoutSeconds`` (a Spot interruption's two minutes), else the container's
+    ``stopTimeout``, else the agent's default (ECS_CONTAINER_STOP_TIMEOUT)."""
+    forced = _int((task or {}).get("stopTimeoutSeconds"))
+    if forced is not None and forced >= 0:
+        return forced
     timeout = _int(definition.get("stopTimeout"))
     return default if timeout is None or timeout < 0 else timeout
 
@@ -335,6 +347,7 @@ def build_spec(
             task, definition, cluster_arn=cluster_arn, container_instance_arn=container_instance_arn
         ),
         cpu_shares=max(MIN_CPU_SHARES, _int(definition.get("cpu")) or 0),
+        nano_cpus=fargate_nano_cpus(task),
         memory_bytes=hard,
         memory_reservation_bytes=soft,
         port_bindings=port_bindings_for(definition, mode),

@@ -124,6 +124,8 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host_config["MemoryReservation"] = spec.memory_reservation_bytes
     if spec.cpu_shares is not None:
         host_config["CpuShares"] = spec.cpu_shares
+    if spec.nano_cpus is not None:
+        host_config["NanoCpus"] = spec.nano_cpus
     if spec.runtime is not None:
         host_config["Runtime"] = spec.runtime
     body: dict[str, Any] = {

@@ -48,6 +48,13 @@ class EngineVersion:
     version: str
     api_version: str
     min_api_version: str
+    runtimes: tuple[str, ...] = ()
+    """The OCI runtimes ``GET /info`` lists (``runc``, ``runsc`` when gVisor is registered)."""
+
+
+RUNTIME_ATTRIBUTE_PREFIX = "dockyard.oci-runtime."
+"""One attribute per OCI runtime the engine offers (``dockyard.oci-runtime.runsc``): Fargate placement reads
+which runtime will isolate a task from it."""
 
 
 def parse_meminfo_mib(text: str) -> int:
@@ -82,10 +89,14 @@ def docker_engine_version(socket_path: str, timeout_s: float = 10.0) -> EngineVe
         response = client.get("/version")
         response.raise_for_status()
         body: Mapping[str, Any] = response.json()
+        info = client.get("/info")
+        info.raise_for_status()
+        runtimes = tuple(sorted(str(name) for name in (info.json().get("Runtimes") or {})))
     return EngineVersion(
         version=str(body.get("Version", "")),
         api_version=str(body.get("ApiVersion", "")),
         min_api_version=str(body.get("MinAPIVersion", "1.12")),
+        runtimes=runtimes,
     )
 
 
@@ -156,6 +167,7 @@ def build_registration(
         Attribute("ecs.availability-zone", settings.availability_zone or f"{region}a"),
         *(Attribute(name) for name in docker_api_capabilities(engine)),
         *(Attribute(name) for name in CAPABILITIES),
+        *(Attribute(f"{RUNTIME_ATTRIBUTE_PREFIX}{name}") for name in engine.runtimes),
     ]
     custom_names = {a.name for a in settings.attributes}
     attributes = tuple(a for a in builtin if a.name not in custom_names) + settings.attributes

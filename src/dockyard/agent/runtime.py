@@ -137,6 +137,8 @@ class ContainerSpec:
     user: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     cpu_shares: int | None = None
+    nano_cpus: int | None = None
+    """A hard CPU limit (10⁻⁹ CPUs): a Fargate task's containers may use the task's vCPUs, no more."""
     memory_bytes: int | None = None
     """Hard limit: the kernel OOM-kills the container beyond it."""
     memory_reservation_bytes: int | None = None

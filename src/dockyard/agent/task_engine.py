@@ -41,6 +41,7 @@ from typing import Any
 
 from dockyard.agent import container_specs, task_logic
 from dockyard.agent.pause_image import UnsupportedPlatform, ensure_pause_image
+from dockyard.agent.registry_auth import image_registry
 from dockyard.agent.reporter import ContainerChange, TaskReport, TaskReporter, TaskStatus
 from dockyard.agent.runtime import (
     ContainerCreateError,
@@ -352,16 +353,19 @@ class TaskEngine:
                 if task.pull_started_at is None:
                     task.pull_started_at = self._clock()
             threading.Thread(
-                target=self._pull, args=(image, pull, wake), name=f"pull-{image[-20:]}", daemon=True
+                target=self._pull,
+                args=(image, pull, wake, task.payload.get("registryAuth")),
+                name=f"pull-{image[-20:]}",
+                daemon=True,
             ).start()
         if pulls and task.pull_stopped_at is None and all(p.done.is_set() for p in pulls.values()):
             with self._lock:
                 task.pull_stopped_at = self._clock()
 
-    def _pull(self, image: str, pull: _Pull, wake: threading.Event) -> None:
+    def _pull(self, image: str, pull: _Pull, wake: threading.Event, given: object = None) -> None:
         try:
             try:
-                auth = self._registry_auth(image)
+                auth = task_auth(image, given) or self._registry_auth(image)
             except Exception:
                 log.exception("registry credentials for %s", image)
                 auth = None
@@ -610,8 +614,12 @@ class TaskEngine:
         docker_id = container.docker_id
         assert docker_id is not None
         try:
+            with self._lock:
+                task = self._tasks.get(arn)
+                payload = task.payload if task is not None else None
             self._runtime.stop(
-                docker_id, container_specs.stop_timeout_s(container.definition, self._default_stop_timeout_s)
+                docker_id,
+                container_specs.stop_timeout_s(container.definition, self._default_stop_timeout_s, payload),
             )
         except ContainerNotFound:
             pass
@@ -852,7 +860,7 @@ class TaskEngine:
             known_status=task.status,
             cpu=_str_or_none(payload.get("cpu")),
             memory=_str_or_none(payload.get("memory")),
-            availability_zone=self._availability_zone,
+            availability_zone=str(payload.get("availabilityZone") or self._availability_zone),
             launch_type=str(payload.get("launchType") or "EC2"),
             containers=tuple(containers),
             pull_started_at=task.pull_started_at,
@@ -860,6 +868,14 @@ class TaskEngine:
             execution_stopped_at=task.execution_stopped_at,
             tags=tags,
         )
+
+
+def task_auth(image: str, given: object) -> PullAuth | None:
+    """The payload's ``registryAuth`` for ``image`` when it is for that image's registry (a Fargate pool
+    host pulls a user's images with the user's credentials, not its own)."""
+    if not isinstance(given, Mapping) or image_registry(image) != given.get("registry"):
+        return None
+    return PullAuth(str(given.get("username", "")), str(given.get("password", "")))
 
 
 def _status(status: str) -> TaskStatus:

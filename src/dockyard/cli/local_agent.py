@@ -30,6 +30,8 @@ from dockyard.agent.host import docker_engine_version
 
 CLUSTER = "default"
 LOG_PREFIX = "agent | "
+FARGATE_LOG_PREFIX = "fargate | "
+FARGATE_METADATA_PORT = 51680  # beside a local agent's 51679 on the same host
 STOP_TIMEOUT_S = 15.0
 FIRST_RESTART_DELAY_S = 1.0
 MAX_RESTART_DELAY_S = 60.0
@@ -90,6 +92,9 @@ class LocalAgent:
     output: IO[str] = field(default_factory=lambda: sys.stderr)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     stop_timeout_s: float = STOP_TIMEOUT_S
+    fargate: bool = False
+    """Join the Fargate pool (``--fargate``, with the pool's key) instead of the cluster ``default``."""
+    docker_socket: str | None = None
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _process: subprocess.Popen[str] | None = field(default=None, init=False)
@@ -103,9 +108,19 @@ class LocalAgent:
             "-m",
             "dockyard.cli.main",
             "agent",
-            *("--endpoint", self.endpoint, "--cluster", CLUSTER),
+            *("--endpoint", self.endpoint),
+            *(
+                ("--fargate", "--metadata-port", str(FARGATE_METADATA_PORT))
+                if self.fargate
+                else ("--cluster", CLUSTER)
+            ),
+            *(("--docker-socket", self.docker_socket) if self.docker_socket else ()),
             *("--data-dir", str(self.data_dir), "--log-level", self.log_level),
         ]
+
+    @property
+    def log_prefix(self) -> str:
+        return FARGATE_LOG_PREFIX if self.fargate else LOG_PREFIX
 
     def child_env(self) -> dict[str, str]:
         drop = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
@@ -204,7 +219,8 @@ class LocalAgent:
                 return None
             self._process = process
             self.pids.append(process.pid)
-        self._say(f"started (pid {process.pid}) in cluster {CLUSTER}, data in {self.data_dir}")
+        where = "the Fargate pool" if self.fargate else f"cluster {CLUSTER}"
+        self._say(f"started (pid {process.pid}) in {where}, data in {self.data_dir}")
         assert process.stdout is not None
         for line in process.stdout:
             self._emit(line)
@@ -215,7 +231,8 @@ class LocalAgent:
 
     def _emit(self, line: str) -> None:
         try:
-            self.output.write(LOG_PREFIX + line if line.endswith("\n") else f"{LOG_PREFIX}{line}\n")
+            prefix = self.log_prefix
+            self.output.write(prefix + line if line.endswith("\n") else f"{prefix}{line}\n")
             self.output.flush()
         except (OSError, ValueError):
             pass  # our stderr is gone: keep draining the pipe so the agent never blocks on it

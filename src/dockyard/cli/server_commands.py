@@ -62,8 +62,42 @@ def run_server(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level)
     runtime = open_runtime(settings)
-    _serve(runtime, _bind(settings))
+    sock = _bind(settings)
+    _serve_with_agents(runtime, sock, [a for a in [_pool_agent(runtime)] if a is not None])
     return 0
+
+
+def _pool_agent(runtime: Runtime) -> LocalAgent | None:
+    """The built-in Fargate pool host: a ``dockyard agent --fargate`` on this host's Docker Engine."""
+    settings = runtime.settings
+    if not settings.fargate_local_pool:
+        return None
+    return LocalAgent(
+        endpoint=agent_endpoint(settings.host, settings.port),
+        data_dir=(settings.data_dir / "fargate-agent").expanduser().absolute(),
+        access_key_id=runtime.pool_key.access_key_id,
+        secret_access_key=runtime.pool_key.secret_access_key,
+        region=settings.default_region,
+        log_level=settings.log_level,
+        fargate=True,
+        docker_socket=settings.fargate_docker_socket,
+    )
+
+
+def _serve_with_agents(runtime: Runtime, sock: socket.socket, agents: list[LocalAgent]) -> None:
+    """Serve until stopped, with ``agents`` supervised beside the server (started once it answers)."""
+    for agent in agents:
+        agent.start()  # each waits for the server to answer before starting its process
+
+    def stop_agents() -> None:
+        for agent in agents:
+            agent.stop()
+
+    try:
+        # The agents stop first, while the server still answers them; then the server shuts down.
+        _serve(runtime, sock, before_shutdown=stop_agents if agents else None)
+    finally:
+        stop_agents()
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -86,15 +120,8 @@ def run_up(args: argparse.Namespace) -> int:
             log_level=settings.log_level,
         )
     print(up_banner(settings, runtime.root_key, status, docker_socket(os.environ)), flush=True)
-    if agent is None:
-        _serve(runtime, sock)
-        return 0
-    agent.start()  # it waits for the server to answer before starting the agent process
-    try:
-        # The agent stops first, while the server still answers it; then the server shuts down.
-        _serve(runtime, sock, before_shutdown=agent.stop)
-    finally:
-        agent.stop()
+    agents = [a for a in (agent, _pool_agent(runtime)) if a is not None]
+    _serve_with_agents(runtime, sock, agents)
     return 0
 
 

@@ -53,8 +53,9 @@ and their ports are open at that address, not published on the host. ``privateIP
 the metadata endpoint reports instead of the agent's own), ``registryAuth`` (``{registry, username,
 password}``: credentials for pulling that task's images from dockyard's registry — a Fargate pool host
 pulls images of other accounts with them, instead of its own token) and ``stopTimeoutSeconds`` (overrides
-every container's stop grace: a Spot interruption gives 120). Any task may carry ``containerRuntime: "runsc"`` to run its containers
-under gVisor; an engine without ``runsc`` runs them under ``runc`` (the agent logs that isolation is weaker).
+every container's stop grace: a Spot interruption gives 120). Any task may carry
+``containerRuntime: "runsc"`` to run its containers under gVisor; an engine without ``runsc`` runs them
+under ``runc`` (the agent logs that isolation is weaker).
 """
 
 from __future__ import annotations

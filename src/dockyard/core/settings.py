@@ -67,6 +67,34 @@ class ServerSettings:
     service_resync_s: float = 30.0
     """How often the service controller looks at every service even without a change."""
 
+    fargate_local_pool: bool = True
+    """Run Fargate tasks on this host's Docker Engine: the server starts a ``dockyard agent --fargate`` of
+    its own (off: only pool hosts started elsewhere, or by the provisioner, run them)."""
+
+    fargate_docker_socket: str | None = None
+    """The Docker Engine socket of the built-in pool host (default: the agent's default socket)."""
+
+    fargate_provisioner_command: str | None = None
+    """A command run (through the shell) when Fargate tasks wait for a host that fits none; it should start
+    a ``dockyard agent --fargate`` somewhere. Its environment names the region (``DOCKYARD_FARGATE_REGION``),
+    the tasks waiting (``DOCKYARD_FARGATE_WAITING``), the endpoint and the pool's credentials
+    (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``). Run at most once per
+    ``fargate_provision_interval_s``."""
+
+    fargate_provision_interval_s: float = 60.0
+    """The least time between two runs of the provisioner command."""
+
+    fargate_retire_command: str | None = None
+    """A command run for a pool host (other than the built-in one) idle for ``fargate_idle_retire_s``
+    (``DOCKYARD_CONTAINER_INSTANCE_ARN``, ``DOCKYARD_EC2_INSTANCE_ID`` in its environment), after which
+    the host is deregistered."""
+
+    fargate_idle_retire_s: float = 600.0
+    """How long a provisioned pool host may sit without tasks before it is retired."""
+
+    fargate_spot_interruption_rate: float = 0.0
+    """Random Spot interruptions per FARGATE_SPOT task-hour (0: only ``dockyard fargate interrupt``)."""
+
     max_uploads_per_repository: int = 256
     """Blob upload sessions one repository may hold open; at the cap, sessions older than ten minutes
     make room (oldest first), else new ones are refused (TOOMANYREQUESTS, LimitExceededException)."""
@@ -159,6 +187,10 @@ _CONVERTERS: dict[str, Any] = {
     "agent_heartbeat_interval_s": float,
     "stopped_task_retention_s": float,
     "allow_privileged": _boolean,
+    "fargate_local_pool": _boolean,
+    "fargate_provision_interval_s": float,
+    "fargate_idle_retire_s": float,
+    "fargate_spot_interruption_rate": float,
     "fargate_x86_vcpu_hour": _rate,
     "fargate_x86_gb_hour": _rate,
     "fargate_arm_vcpu_hour": _rate,

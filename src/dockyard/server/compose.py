@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +18,21 @@ from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
+from dockyard.control.controllers.fargate import FargatePoolController
 from dockyard.control.controllers.runner import ControllerLoop, ControllerRunner
 from dockyard.control.controllers.services import ServiceController
 from dockyard.core.clock import Clock, system_clock
+from dockyard.core.settings import ServerSettings
 from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.server.maintenance import maintain
+from dockyard.server.provisioner import Provisioner
 from dockyard.server.runtime import Runtime
 from dockyard.services.base import Provider
 from dockyard.services.ce.provider import CeProvider, fargate_rates
 from dockyard.services.ec2.provider import Ec2Provider
 from dockyard.services.ecr.provider import EcrProvider
 from dockyard.services.ecr.registry import RegistryService
-from dockyard.services.ecr.tokens import RegistryTokens
+from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, RegistryTokens
 from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
@@ -64,6 +67,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     tokens = RegistryTokens(runtime.db, clock())
     notifier = InstanceNotifier()
     changes = ChangeFeed()
+    pool_account = runtime.pool_key.principal.account_id
     providers: dict[str, Provider] = {
         p.service_name: p
         for p in (
@@ -73,6 +77,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
                 endpoint_url=settings.advertised_endpoint,
                 notifier=notifier,
                 changes=changes,
+                pool_account_id=pool_account,
             ),
             EcrProvider(
                 registry,
@@ -96,7 +101,9 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         default_region=settings.default_region,
     )
     channel = AgentChannel(
-        sessions=AgentSessions(runtime.db, changes),
+        sessions=AgentSessions(
+            runtime.db, changes, pull_credentials=_pull_credentials(tokens, settings, clock)
+        ),
         notifier=notifier,
         keys=keys,
         clock=clock,
@@ -109,10 +116,26 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         wake_instances=notifier.notify,
         healthy_after_s=settings.service_healthy_after_s,
         resync_period_s=settings.service_resync_s,
+        pool_account_id=pool_account,
     )
     service_loop: ControllerLoop[Any] = ControllerLoop(services, workers=1, batch_size=SERVICE_BATCH)
     changes.subscribe(services.watch(service_loop.queue))
-    controllers = ControllerRunner([service_loop])
+    pool = FargatePoolController(
+        runtime.db,
+        pool_account_id=pool_account,
+        clock=clock,
+        wake_instances=notifier.notify,
+        changes=changes,
+        ask_for_capacity=Provisioner(
+            settings.fargate_provisioner_command,
+            endpoint=settings.advertised_endpoint,
+            pool_key=runtime.pool_key,
+            interval_s=settings.fargate_provision_interval_s,
+        ),
+    )
+    pool_loop: ControllerLoop[Any] = ControllerLoop(pool, workers=1, batch_size=8)
+    changes.subscribe(pool.watch(pool_loop.queue))
+    controllers = ControllerRunner([service_loop, pool_loop])
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -136,6 +159,22 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         lifespan=lifespan,
     )
     return Server(runtime, registry, changes, controllers, app)
+
+
+def _pull_credentials(
+    tokens: RegistryTokens, settings: ServerSettings, clock: Clock
+) -> Callable[[str, str], Mapping[str, str]]:
+    """Registry credentials of a task's account, for the Fargate pool host that pulls its images."""
+
+    def credentials(account_id: str, region: str) -> Mapping[str, str]:
+        grant = RegistryGrant(account_id, region, f"arn:aws:iam::{account_id}:root", clock() + TOKEN_LIFETIME)
+        return {
+            "registry": settings.resolved_registry_host,
+            "username": "AWS",
+            "password": tokens.issue(grant),
+        }
+
+    return credentials
 
 
 def create_app(runtime: Runtime, clock: Clock = system_clock) -> Starlette:

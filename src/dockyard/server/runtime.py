@@ -15,6 +15,8 @@ class Runtime:
     settings: ServerSettings
     db: Database
     root_key: AccessKey
+    pool_key: AccessKey
+    """The Fargate pool's account key: the built-in pool host signs with it."""
 
 
 def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runtime:
@@ -24,4 +26,5 @@ def open_runtime(settings: ServerSettings, clock: Clock = system_clock) -> Runti
     root_key = CredentialStore(db).ensure_root_key(
         clock(), settings.access_key_id, settings.secret_access_key
     )
-    return Runtime(settings, db, root_key)
+    pool_key = CredentialStore(db).ensure_pool_key(clock())
+    return Runtime(settings, db, root_key, pool_key)

@@ -17,6 +17,9 @@ from dockyard.store.database import Database
 from dockyard.store.schema import access_keys, accounts
 
 ROOT_ACCOUNT_NAME = "root"
+POOL_ACCOUNT_NAME = "fargate-pool"
+"""The account that owns the Fargate pool's hosts (its cluster ``fargate``); no user works in it."""
+POOL_USER = "fargate-pool"
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
@@ -94,6 +97,27 @@ class CredentialStore:
                     conn, account_id, new_access_key_id(), new_secret_access_key(), user_name=None, now=now
                 )
         key = self.find_key(access_key_id) if access_key_id and secret else self.root_key()
+        assert key is not None
+        return key
+
+    def ensure_pool_key(self, now: datetime) -> AccessKey:
+        """The Fargate pool's account and its first key (the built-in pool host's), made on first use."""
+        with self._db.write() as conn:
+            row = conn.execute(
+                select(accounts.c.account_id).where(accounts.c.name == POOL_ACCOUNT_NAME)
+            ).first()
+            account_id = (
+                str(row[0]) if row else _insert_account(conn, new_account_id(), POOL_ACCOUNT_NAME, now)
+            )
+            key_row = conn.execute(
+                select(access_keys.c.access_key_id)
+                .where(access_keys.c.account_id == account_id)
+                .order_by(access_keys.c.created_at)
+            ).first()
+            key_id = str(key_row[0]) if key_row else new_access_key_id()
+            if key_row is None:
+                _insert_key(conn, account_id, key_id, new_secret_access_key(), user_name=POOL_USER, now=now)
+        key = self.find_key(key_id)
         assert key is not None
         return key
 

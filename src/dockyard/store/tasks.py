@@ -31,6 +31,8 @@ from sqlalchemy import (
     update,
 )
 
+from dockyard.store import tags as tag_store
+from dockyard.store import usage as usage_store
 from dockyard.store.purging import delete_where
 from dockyard.store.schema import clusters as clusters_table
 from dockyard.store.schema import ecs_container_instances as instances_table
@@ -174,13 +176,13 @@ def find_task_by_arn(conn: Connection, task_arn: str, *, lock: bool = False) -> 
     return None if row is None else _to_record(row._mapping)
 
 
-def list_instance_tasks(conn: Connection, account_id: str, instance_arn: str) -> list[TaskRecord]:
-    """The tasks placed on the account's instance ``instance_arn`` that are not STOPPED (by lastStatus),
-    in ARN order: what its agent should know about."""
+def list_instance_tasks(conn: Connection, instance_arn: str) -> list[TaskRecord]:
+    """The tasks placed on the instance ``instance_arn`` that are not STOPPED (by lastStatus), in ARN
+    order: what its agent should know about. Not scoped by account: the ARN names the instance's, and a
+    Fargate pool instance runs tasks of every account."""
     query = (
         select(table)
         .where(
-            table.c.account_id == account_id,
             table.c.container_instance_arn == instance_arn,
             table.c.last_status != STOPPED,
         )
@@ -409,6 +411,8 @@ def record_task_state(
     if LIFECYCLE.index(last_status) > LIFECYCLE.index(status):
         status = last_status
     stopped = status == STOPPED
+    if stopped and record.eni_id is not None:
+        status = DEPROVISIONING  # its interface is released next (see finish_deprovisioning)
     changed = replace(
         record,
         last_status=status,
@@ -424,7 +428,7 @@ def record_task_state(
         changed = replace(
             changed,
             desired_status=STOPPED,
-            stopped_at=record.stopped_at or now,
+            stopped_at=record.stopped_at or (now if status == STOPPED else None),
             stopping_at=record.stopping_at or now,
             execution_stopped_at=record.execution_stopped_at or execution_stopped_at or now,
             stopped_reason=record.stopped_reason or reason,
@@ -433,9 +437,93 @@ def record_task_state(
         if not record.resources_released:
             _credit(conn, record, now)
             changed = replace(changed, resources_released=True)
+    _meter(conn, record, changed)
     if changed == replace(record, updated_at=now):
         return record
     return save_task(conn, changed)
+
+
+def _meter(conn: Connection, before: TaskRecord, after: TaskRecord) -> None:
+    """Open the task's usage row when its billing starts, close it when its containers stopped: in the
+    transaction that records the change, so a restart neither loses nor repeats either."""
+    start = after.pull_started_at or after.started_at
+    stopped = (
+        after.execution_stopped_at if after.desired_status == STOPPED and after.resources_released else None
+    )
+    if start is None:  # never pulled nor started: nothing to bill
+        return
+    if (before.pull_started_at or before.started_at) is None or stopped is not None:
+        usage_store.open_usage(
+            conn,
+            account_id=after.account_id,
+            region=after.region,
+            task_arn=after.arn,
+            cluster_name=after.cluster_name,
+            launch_type=after.launch_type,
+            capacity_provider=after.capacity_provider_name,
+            cpu=after.reserved_cpu,
+            memory=after.reserved_memory,
+            architecture=after.cpu_architecture or "X86_64",
+            tags=[{"key": k, "value": v} for k, v in tag_store.list_tags(conn, after.account_id, after.arn)],
+            started_at=start,
+        )
+    if stopped is not None and not before.resources_released:
+        usage_store.close_usage(conn, after.arn, stopped)
+
+
+def request_stop(record: TaskRecord, *, now: datetime, reason: str, stop_code: str) -> TaskRecord:
+    """``record`` with desired STOPPED (StopTask, a service's scheduler, a Spot interruption); a running
+    task with an interface starts DEACTIVATING (ECS: detaching it), the rest waits for the agent."""
+    status = record.last_status
+    if record.eni_id is not None and status == RUNNING:
+        status = DEACTIVATING
+    return replace(
+        record,
+        desired_status=STOPPED,
+        last_status=status,
+        stopping_at=record.stopping_at or now,
+        stopped_reason=record.stopped_reason or reason,
+        stop_code=record.stop_code or stop_code,
+        updated_at=now,
+    )
+
+
+def list_waiting(conn: Connection, region: str) -> list[TaskRecord]:
+    """Fargate tasks of the region waiting for a host (PROVISIONING, none yet), oldest first."""
+    query = (
+        select(table)
+        .where(
+            table.c.launch_type == "FARGATE",
+            table.c.last_status == PROVISIONING,
+            table.c.region == region,
+            table.c.container_instance_arn.is_(None),
+        )
+        .order_by(table.c.created_at, table.c.id)
+    )
+    return [_to_record(row._mapping) for row in conn.execute(query)]
+
+
+def list_deprovisioning(conn: Connection, region: str) -> list[TaskRecord]:
+    """Tasks of the region whose containers stopped and whose interface is still to be released."""
+    query = select(table).where(
+        table.c.last_status == DEPROVISIONING,
+        table.c.region == region,
+        table.c.launch_type.in_(("FARGATE", "EC2")),
+    )
+    return [_to_record(row._mapping) for row in conn.execute(query.with_for_update())]
+
+
+def regions_with_work(conn: Connection) -> list[str]:
+    """Regions that have tasks waiting for a Fargate host or for their interface's release."""
+    query = (
+        select(table.c.region)
+        .where(
+            table.c.launch_type.in_(("FARGATE", "EC2")),
+            table.c.last_status.in_((PROVISIONING, DEPROVISIONING)),
+        )
+        .distinct()
+    )
+    return [str(region) for (region,) in conn.execute(query)]
 
 
 def purge_stopped(conn: Connection, *, stopped_before: datetime) -> list[tuple[str, str]]:
@@ -448,7 +536,9 @@ def purge_stopped(conn: Connection, *, stopped_before: datetime) -> list[tuple[s
 def _credit(conn: Connection, record: TaskRecord, now: datetime) -> None:
     if record.container_instance_arn is None:
         return
-    row = _locked_instance(conn, record.account_id, record.container_instance_arn)
+    row = _locked_instance(
+        conn, instance_account(record.container_instance_arn), record.container_instance_arn
+    )
     if row is None:
         return
     registered_tcp = set(_ports(row["registered_ports_tcp"]))
@@ -467,6 +557,12 @@ def _credit(conn: Connection, record: TaskRecord, now: datetime) -> None:
             updated_at=now,
         )
     )
+
+
+def instance_account(instance_arn: str) -> str:
+    """The account in a container instance ARN (a Fargate task's instance is the pool's, not its own)."""
+    parts = instance_arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
 
 
 def _merge_containers(

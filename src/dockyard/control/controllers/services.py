@@ -39,6 +39,7 @@ from dockyard.control.controllers.decide.service import (
     with_events,
 )
 from dockyard.control.controllers.queue import WorkQueue
+from dockyard.control.launch import capacity, fargate, interfaces
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.definitions import DefinitionCache
 from dockyard.control.launch.shape import task_shape
@@ -58,6 +59,7 @@ from dockyard.store.tasks import RUNNING, STOPPED, TaskRecord
 log = logging.getLogger(__name__)
 
 SCHEDULER_STOP_CODE = "ServiceSchedulerInitiated"
+FARGATE = "FARGATE"
 Key = ServiceKey | ClusterRef
 WakeInstances = Callable[[Iterable[str | None]], None]
 
@@ -82,8 +84,10 @@ class ServiceController:
         wake_instances: WakeInstances,
         healthy_after_s: float = 40.0,
         resync_period_s: float = 30.0,
+        pool_account_id: str = "",
     ) -> None:
         self._db = db
+        self._pool_account_id = pool_account_id
         self._clock = clock
         self._wake = wake_instances
         self._healthy_after_s = healthy_after_s
@@ -246,7 +250,8 @@ class ServiceController:
 
     def _observed(self, tx: Connection, record: TaskRecord, statuses: Mapping[str, str]) -> ObservedTask:
         status = statuses.get(record.container_instance_arn or "")
-        placed = record.container_instance_arn is not None
+        # a Fargate task's host is the pool's, not one of the cluster's instances
+        placed = record.container_instance_arn is not None and record.launch_type != FARGATE
         definition = self._definitions.get(tx, record.account_id, record.region, record.task_definition_arn)
         return ObservedTask(
             arn=record.arn,
@@ -288,7 +293,7 @@ class ServiceController:
             draining = placed.record.status == "DRAINING"
             others = [  # only a draining instance's other tasks matter: its daemon stops after them
                 t
-                for t in (task_store.list_instance_tasks(tx, service.account_id, arn) if draining else [])
+                for t in (task_store.list_instance_tasks(tx, arn) if draining else [])
                 if t.arn not in mine and t.desired_status == RUNNING
             ]
             snapshot = placed.snapshot
@@ -311,15 +316,7 @@ class ServiceController:
         if record.desired_status == STOPPED:
             return record
         return task_store.save_task(
-            tx,
-            replace(
-                record,
-                desired_status=STOPPED,
-                stopping_at=record.stopping_at or now,
-                stopped_reason=reason,
-                stop_code=SCHEDULER_STOP_CODE,
-                updated_at=now,
-            ),
+            tx, task_store.request_stop(record, now=now, reason=reason, stop_code=SCHEDULER_STOP_CODE)
         )
 
     def _launch(
@@ -349,6 +346,33 @@ class ServiceController:
             tags=self._propagated_tags(tx, service, definition),
         )
         rng = random.Random(f"{service.arn}:{now.isoformat()}")  # noqa: S311 - ties only
+        network_config = service.config.get("networkConfiguration")
+        strategy = service.config.get("capacityProviderStrategy") or (
+            [{"capacityProvider": FARGATE, "weight": 1, "base": 0}]
+            if service.launch_type == FARGATE
+            else None
+        )
+        if strategy is not None:
+            network = interfaces.resolve_network(tx, service.account_id, service.region, network_config, now)
+            group = task_store.list_group_tasks(
+                tx, service.account_id, service.region, service.cluster_name, service.group
+            )
+            live = [r for r in group if r.desired_status != STOPPED]
+            existing: dict[str, int] = {}
+            for task in live:
+                name = task.capacity_provider_name or FARGATE
+                existing[name] = existing.get(name, 0) + 1
+            providers = capacity.split(strategy, decision.launch, existing)
+            pool = fargate.Pool(self._pool_account_id, service.region)
+            launched = fargate.launch_fargate(tx, cluster, spec, providers, network, pool, now=now)
+            return self._launched(service, decision, launched, events)
+        if definition.body.get("networkMode") == "awsvpc":
+            spec = replace(
+                spec,
+                network=interfaces.resolve_network(
+                    tx, service.account_id, service.region, network_config, now
+                ),
+            )
         instances = shared.get()
         if decision.launch_on:
             targets = [
@@ -360,6 +384,11 @@ class ServiceController:
             launched = launch.launch(
                 tx, cluster, spec, decision.launch, now=now, rng=rng, instances=instances
             )
+        return self._launched(service, decision, launched, events)
+
+    def _launched(
+        self, service: ServiceRecord, decision: Decision, launched: launch.Launched, events: list[str]
+    ) -> tuple[list[TaskRecord], list[str]]:
         if launched.tasks:
             replaced = int(decision.state.pop("unhealthy_replaced", 0)) + sum(
                 1 for s in decision.stops if s.unhealthy

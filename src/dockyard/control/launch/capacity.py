@@ -79,3 +79,46 @@ def _share_after(
 ) -> float:
     """The provider's weighted share of the tasks beyond the bases, were it to take one more."""
     return (max(counts[name] - bases[name], 0) + 1) / weights[name]
+
+
+EC2 = "EC2"
+BOTH_GIVEN = (
+    "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again."
+)
+NOT_ASSOCIATED = (
+    "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+    "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+    "provider and try again."
+)
+
+
+def launch_strategy(
+    launch_type: str | None,
+    strategy: Sequence[Mapping[str, Any]] | None,
+    *,
+    cluster_providers: Sequence[str],
+    cluster_default: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]] | None:
+    """Where a RunTask or service's tasks go: None for container instances (the EC2 launch type), else
+    the capacity provider strategy to split them with — ``launchType FARGATE`` is FARGATE alone; with
+    neither a launch type nor a strategy, the cluster's default strategy if it has one, else EC2."""
+    if launch_type and strategy:
+        raise InvalidParameterError(BOTH_GIVEN)
+    if launch_type == FARGATE:
+        return [{"capacityProvider": FARGATE, "weight": 1, "base": 0}]
+    if launch_type:
+        return None
+    chosen = strategy or cluster_default
+    if not chosen:
+        return None
+    check_strategy(chosen)
+    if any(str(item.get("capacityProvider")) not in cluster_providers for item in chosen):
+        raise InvalidParameterError(NOT_ASSOCIATED)
+    return [
+        {
+            "capacityProvider": str(i["capacityProvider"]),
+            "weight": int(i.get("weight", 0)),
+            "base": int(i.get("base", 0)),
+        }
+        for i in chosen
+    ]

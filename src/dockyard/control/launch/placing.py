@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from dockyard.control.launch.interfaces import TaskNetwork, attach
 from dockyard.control.launch.shape import (
     TaskShape,
     initial_containers,
@@ -64,6 +65,7 @@ class LaunchSpec:
     constraints: Sequence[Mapping[str, Any]] = ()  # the caller's; the definition's are added
     strategies: Sequence[Mapping[str, Any]] = ()
     tags: Sequence[tuple[str, str]] = ()
+    network: TaskNetwork | None = None  # awsvpc: where the tasks' interfaces go
 
     def request(self, count: int) -> TaskRequest:
         return placement_request(
@@ -264,7 +266,7 @@ def _start(
     now: datetime,
 ) -> TaskRecord | None:
     """Debit ``instance`` and insert one task on it; None if the instance can no longer take it."""
-    shape, definition = spec.shape, spec.definition
+    shape = spec.shape
     debited = task_store.debit_instance(
         tx,
         cluster.account_id,
@@ -277,10 +279,47 @@ def _start(
     )
     if not debited:
         return None
+    awsvpc = spec.definition.body.get("networkMode") == "awsvpc"
+    record = new_task(
+        cluster,
+        spec,
+        now,
+        container_instance_arn=instance.arn,
+        last_status=PROVISIONING if awsvpc else PENDING,
+        launch_type=EC2,
+        attributes=task_attributes(instance.attributes),
+        availability_zone=instance.attributes.get("ecs.availability-zone"),
+    )
+    if spec.network is not None:
+        zone = record.availability_zone
+        record = attach(tx, record, spec.network, {} if zone is None else _prefer(zone, spec.network), now)
+    task_store.insert_task(tx, record)
+    return record
+
+
+def _prefer(zone: str, network: TaskNetwork) -> dict[str, int]:
+    """Zone counts that make the instance's own zone the least used (its subnet first, if named)."""
+    return {s.availability_zone: 1 for s in network.subnets if s.availability_zone != zone}
+
+
+def new_task(
+    cluster: ClusterRecord,
+    spec: LaunchSpec,
+    now: datetime,
+    *,
+    container_instance_arn: str | None,
+    last_status: str,
+    launch_type: str,
+    attributes: list[dict[str, Any]],
+    availability_zone: str | None,
+    **extra: Any,
+) -> TaskRecord:
+    """A new task of ``spec`` in ``cluster`` (desired RUNNING, its containers PENDING), not stored yet;
+    ``extra`` sets further :class:`TaskRecord` fields."""
+    shape, definition = spec.shape, spec.definition
     task_id = uuid.uuid4().hex
     arn = task_arn(cluster.region, cluster.account_id, cluster.name, task_id)
-    awsvpc = definition.body.get("networkMode") == "awsvpc"
-    record = TaskRecord(
+    return TaskRecord(
         account_id=cluster.account_id,
         region=cluster.region,
         cluster_name=cluster.name,
@@ -289,10 +328,10 @@ def _start(
         cluster_arn=cluster.arn,
         task_definition_arn=definition.arn,
         family=definition.family,
-        container_instance_arn=instance.arn,
-        last_status=PROVISIONING if awsvpc else PENDING,
+        container_instance_arn=container_instance_arn,
+        last_status=last_status,
         desired_status=RUNNING,
-        launch_type=EC2,
+        launch_type=launch_type,
         group=spec.group,
         started_by=spec.started_by,
         cpu=shape.task_cpu,
@@ -310,10 +349,9 @@ def _start(
             account_id=cluster.account_id,
             cluster=cluster.name,
         ),
-        attributes=task_attributes(instance.attributes),
-        availability_zone=instance.attributes.get("ecs.availability-zone"),
+        attributes=attributes,
+        availability_zone=availability_zone,
         created_at=now,
         updated_at=now,
+        **extra,
     )
-    task_store.insert_task(tx, record)
-    return record

@@ -17,7 +17,7 @@ calls these methods, each one short transaction, from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,11 +63,21 @@ class DesiredTask:
     desired_status: str
 
 
+PullCredentials = Callable[[str, str], Mapping[str, str]]
+"""``(account, region)`` → ``{registry, username, password}`` for that account's images."""
+
+
 class AgentSessions:
-    def __init__(self, db: Database, changes: ChangeFeed | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        changes: ChangeFeed | None = None,
+        pull_credentials: PullCredentials | None = None,
+    ) -> None:
         self._db = db
         self._changes = changes or ChangeFeed()
         self._definitions = DefinitionCache()
+        self._pull_credentials = pull_credentials
 
     def mark_all_disconnected(self) -> int:
         """Clear ``agent_connected`` everywhere (at server start: no session exists yet)."""
@@ -105,7 +115,7 @@ class AgentSessions:
     def instance_tasks(self, target: SessionTarget) -> list[DesiredTask]:
         """The instance's tasks that are not STOPPED, in ARN order."""
         with self._db.read() as tx:
-            records = task_store.list_instance_tasks(tx, target.account_id, target.instance_arn)
+            records = task_store.list_instance_tasks(tx, target.instance_arn)
         return [DesiredTask(r.arn, r.desired_status) for r in records]
 
     def payloads(self, target: SessionTarget, task_arns: Iterable[str]) -> list[TaskPayload]:
@@ -114,14 +124,23 @@ class AgentSessions:
         if not wanted:
             return []
         with self._db.read() as tx:
-            records = [
-                r
-                for r in task_store.list_instance_tasks(tx, target.account_id, target.instance_arn)
-                if r.arn in wanted
-            ]
-            tags = tag_store.list_tags_of_many(tx, target.account_id, [r.arn for r in records])
+            records = [r for r in task_store.list_instance_tasks(tx, target.instance_arn) if r.arn in wanted]
+            tags: dict[str, list[tuple[str, str]]] = {}
+            for account_id in {r.account_id for r in records}:
+                arns = [r.arn for r in records if r.account_id == account_id]
+                tags.update(tag_store.list_tags_of_many(tx, account_id, arns))
             bodies = [self._definition(tx, r) for r in records]
-        return [task_payload(r, body, tags.get(r.arn, [])) for r, body in zip(records, bodies, strict=True)]
+        return [
+            task_payload(r, body, tags.get(r.arn, []), pull_credentials=self._credentials_for(target, r))
+            for r, body in zip(records, bodies, strict=True)
+        ]
+
+    def _credentials_for(self, target: SessionTarget, record: TaskRecord) -> Mapping[str, str] | None:
+        """Registry credentials of the task's account, for a host of another account (the Fargate pool):
+        its own token would not open the task's repositories."""
+        if record.account_id == target.account_id or self._pull_credentials is None:
+            return None
+        return self._pull_credentials(record.account_id, record.region)
 
     def confirm_stops(self, target: SessionTarget, candidates: Sequence[str]) -> list[str]:
         """Those of ``candidates`` (task ARNs running on the instance) the server confirms stopping: tasks
@@ -132,9 +151,7 @@ class AgentSessions:
             known = {
                 r.arn: r
                 for r in (task_store.find_task_by_arn(tx, arn) for arn in dict.fromkeys(candidates))
-                if r is not None
-                and r.account_id == target.account_id
-                and r.container_instance_arn == target.instance_arn
+                if r is not None and r.container_instance_arn == target.instance_arn
             }
         return [
             arn
@@ -147,18 +164,14 @@ class AgentSessions:
     ) -> int:
         """Apply ``PublishHealthRequest.tasks`` (``[{taskArn, containers: [{containerName,
         healthStatus}]}]``) to the instance's tasks; others are ignored. How many tasks changed."""
-        groups: list[str | None] = []
+        changed: dict[ClusterRef, list[str | None]] = {}
         with self._db.write() as tx:
             for report in reports:
                 arn = report.get("taskArn")
                 if not isinstance(arn, str):
                     continue
                 record = task_store.find_task_by_arn(tx, arn, lock=True)
-                if (
-                    record is None
-                    or record.account_id != target.account_id
-                    or record.container_instance_arn != target.instance_arn
-                ):
+                if record is None or record.container_instance_arn != target.instance_arn:
                     continue
                 statuses = {
                     str(c.get("containerName")): str(c.get("healthStatus"))
@@ -169,10 +182,11 @@ class AgentSessions:
                 updated = with_health(record, body.get("containerDefinitions") or [], statuses, now)
                 if updated is not None:
                     task_store.save_task(tx, updated)
-                    groups.append(record.group)
-        if groups:
-            self._changes.tasks_changed(target.cluster, groups)
-        return len(groups)
+                    cluster = ClusterRef(record.account_id, record.region, record.cluster_name)
+                    changed.setdefault(cluster, []).append(record.group)
+        for cluster, groups in changed.items():  # a pool instance's tasks are in their own clusters
+            self._changes.tasks_changed(cluster, groups)
+        return sum(len(groups) for groups in changed.values())
 
     def _definition(self, tx: Any, record: TaskRecord) -> dict[str, Any] | None:
         """The body of the task's definition."""

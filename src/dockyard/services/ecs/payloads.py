@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dockyard.control.launch.fargate_rules import RUNTIME_ATTRIBUTE
 from dockyard.control.launch.shape import apply_override
 from dockyard.core.agent_protocol import TaskPayload
 from dockyard.store.tasks import TaskRecord
@@ -24,11 +25,19 @@ from dockyard.store.tasks import TaskRecord
 DEFAULT_NETWORK_MODE = "bridge"
 
 
+SPOT_STOP_TIMEOUT_S = 120  # a Spot task gets two minutes between SIGTERM and SIGKILL
+
+
 def task_payload(
-    task: TaskRecord, definition: Mapping[str, Any] | None, tags: Sequence[tuple[str, str]]
+    task: TaskRecord,
+    definition: Mapping[str, Any] | None,
+    tags: Sequence[tuple[str, str]],
+    *,
+    pull_credentials: Mapping[str, str] | None = None,
 ) -> TaskPayload:
-    """The payload for ``task``, given its definition's stored body (None when it no longer exists) and
-    its tags."""
+    """The payload for ``task``, given its definition's stored body (None when it no longer exists), its
+    tags and, for a host of another account (the Fargate pool), registry credentials of the task's
+    account."""
     body: Mapping[str, Any] = definition or {}
     payload: dict[str, Any] = {
         "taskArn": task.arn,
@@ -46,7 +55,40 @@ def task_payload(
         payload["cpu"] = task.cpu
     if task.memory is not None:
         payload["memory"] = task.memory
+    if task.availability_zone is not None:
+        payload["availabilityZone"] = task.availability_zone
+    if pull_credentials is not None:
+        payload["registryAuth"] = dict(pull_credentials)
+    if task.interrupt_at is not None:
+        payload["stopTimeoutSeconds"] = SPOT_STOP_TIMEOUT_S
+    payload.update(network_payload(task))
     return payload
+
+
+def network_payload(task: TaskRecord) -> dict[str, Any]:
+    """``networkInterface`` and ``containerRuntime`` from the task's ENI attachment (awsvpc tasks)."""
+    found: dict[str, Any] = {}
+    for attachment in task.attachments:
+        if attachment.get("type") != "ElasticNetworkInterface":
+            continue
+        details = {d["name"]: d["value"] for d in attachment.get("details") or []}
+        interface = {
+            "attachmentId": attachment["id"],
+            "networkInterfaceId": details.get("networkInterfaceId"),
+            "privateIPv4Address": details.get("privateIPv4Address"),
+            "macAddress": details.get("macAddress"),
+            "subnetId": details.get("subnetId"),
+            # not among ECS's details (the API's output shape drops the key): kept for the agent
+            "subnetCidr": (attachment.get("network") or {}).get("subnetCidr"),
+            "subnetGateway": (attachment.get("network") or {}).get("subnetGateway"),
+        }
+        if details.get("privateDnsName"):
+            interface["privateDnsName"] = details["privateDnsName"]
+        found["networkInterface"] = interface
+    runtime = next((a["value"] for a in task.attributes if a.get("name") == RUNTIME_ATTRIBUTE), None)
+    if runtime is not None:
+        found["containerRuntime"] = runtime
+    return found
 
 
 def containers(task: TaskRecord, body: Mapping[str, Any]) -> list[dict[str, Any]]:

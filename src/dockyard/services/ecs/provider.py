@@ -43,11 +43,7 @@ from dockyard.store.database import Database
 LIST_PAGE_MAX = 100
 DESCRIBE_CLUSTERS_MAX = 100
 BUILT_IN_PROVIDERS = (capacity.FARGATE, capacity.FARGATE_SPOT)
-NOT_ASSOCIATED = (
-    "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
-    "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
-    "provider and try again."
-)
+NOT_ASSOCIATED = capacity.NOT_ASSOCIATED
 DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
 
 
@@ -87,8 +83,10 @@ class EcsProvider(
         endpoint_url: str = "http://127.0.0.1:4566",
         notifier: InstanceNotifier | None = None,
         changes: ChangeFeed | None = None,
+        pool_account_id: str = "",
     ) -> None:
         self._db = db
+        self._pool_account_id = pool_account_id
         self._notifier = notifier or InstanceNotifier()
         self._changes = changes or ChangeFeed()
         self._allow_privileged = allow_privileged

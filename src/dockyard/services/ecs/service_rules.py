@@ -244,6 +244,7 @@ def service_view(record: ServiceRecord, tags: Sequence[tuple[str, str]] | None) 
     }
     optional = {
         "launchType": record.launch_type,
+        "capacityProviderStrategy": config.get("capacityProviderStrategy"),
         "createdBy": record.created_by,
         "healthCheckGracePeriodSeconds": config.get("healthCheckGracePeriodSeconds"),
         "networkConfiguration": config.get("networkConfiguration"),

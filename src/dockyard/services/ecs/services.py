@@ -17,12 +17,14 @@ from sqlalchemy import Connection
 
 from dockyard.control.changes import ChangeFeed, ClusterChange, ClusterRef
 from dockyard.control.controllers.decide import deployments as docs
+from dockyard.control.launch import capacity, interfaces
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.shape import task_shape
 from dockyard.core.arn import parse_arn
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.ecs import service_rules as rules
+from dockyard.services.ecs import task_rules
 from dockyard.services.ecs.errors import (
     InvalidParameterException,
     ServiceNotActiveException,
@@ -44,6 +46,38 @@ LIST_DEFAULT = 10
 LIST_MAX = 100
 
 
+FARGATE = "FARGATE"
+
+
+def _launch_target(
+    ctx: RequestContext,
+    tx: Connection,
+    cluster: ClusterRecord,
+    definition: TaskDefinitionRecord,
+    params: Params,
+    scheduling: str,
+) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """The service's launchType column and the capacity provider strategy it was given (or took from the
+    cluster): EC2 and None for container instances; FARGATE for ``launchType FARGATE``; None and the
+    strategy for a strategy. A Fargate service's network is checked now, as ECS does."""
+    strategy = capacity.launch_strategy(
+        params.get("launchType"),
+        params.get("capacityProviderStrategy"),
+        cluster_providers=cluster.capacity_providers,
+        cluster_default=cluster.default_capacity_provider_strategy,
+    )
+    if strategy is None:
+        rules.launch_type(params)
+        return rules.EC2, None
+    if scheduling == docs.DAEMON:
+        raise InvalidParameterException("The DAEMON scheduling strategy is not supported on Fargate.")
+    task_rules.check_fargate_launch(definition.body, params)
+    interfaces.resolve_network(tx, ctx.account_id, ctx.region, params.get("networkConfiguration"), ctx.now)
+    if params.get("launchType") == FARGATE:
+        return FARGATE, None
+    return None, strategy
+
+
 class ServiceOperations:
     """Mixed into the ECS provider; needs ``_db`` and ``_changes``."""
 
@@ -53,7 +87,6 @@ class ServiceOperations:
     def create_service(self, ctx: RequestContext, params: Params) -> Result:
         name = rules.validate_service_name(params["serviceName"])
         strategy = rules.scheduling_strategy(params)
-        launch_type = rules.launch_type(params)
         desired = rules.desired_count(params, strategy)
         config = rules.stored_config(params, strategy)
         tags = tag_pairs(params.get("tags") or [])
@@ -62,6 +95,11 @@ class ServiceOperations:
         with self._db.write() as tx:
             cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
             definition = active_definition(ctx, tx, params["taskDefinition"])
+            launch_type, providers = _launch_target(ctx, tx, cluster, definition, params, strategy)
+            if providers is not None:
+                config["capacityProviderStrategy"] = providers
+            if launch_type == FARGATE:
+                config.setdefault("platformVersion", "LATEST")
             _check_placement(definition, config)
             existing = store.find_service(tx, ctx.account_id, ctx.region, cluster.name, name, lock=True)
             if existing is not None and existing.status != store.INACTIVE:
@@ -104,8 +142,8 @@ class ServiceOperations:
             if record.status != store.ACTIVE:
                 raise ServiceNotActiveException("Service was not ACTIVE.")
             strategy = record.scheduling_strategy
-            if params.get("launchType") or params.get("capacityProviderStrategy"):
-                rules.launch_type(params)
+            if params.get("launchType"):
+                raise InvalidParameterException("The launch type of a service cannot be updated.")
             desired = record.desired_count
             if params.get("desiredCount") is not None:
                 if strategy == docs.DAEMON:

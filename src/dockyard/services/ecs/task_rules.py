@@ -3,10 +3,11 @@ from its definition and overrides, is :mod:`dockyard.control.launch.shape`.)"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.core.arn import parse_arn
+from dockyard.core.errors import ClientError, InvalidParameterError
 from dockyard.store.tasks import TaskRecord
 
 
@@ -42,13 +43,18 @@ def task_view(record: TaskRecord, tags: Sequence[tuple[str, str]] | None) -> dic
         "createdAt": record.created_at,
         "launchType": record.launch_type,
         "attributes": record.attributes,
-        "attachments": [],
+        "attachments": record.attachments,
         "healthStatus": record.health_status,
         "enableExecuteCommand": False,
         "inferenceAccelerators": [],
     }
+    fargate = record.launch_type == "FARGATE"
     optional: dict[str, Any] = {
-        "containerInstanceArn": record.container_instance_arn,
+        # a Fargate task's host is the pool's, which the user never sees
+        "containerInstanceArn": None if fargate else record.container_instance_arn,
+        "capacityProviderName": record.capacity_provider_name,
+        "platformVersion": record.platform_version,
+        "platformFamily": "Linux" if fargate else None,
         "cpu": record.cpu,
         "memory": record.memory,
         "group": record.group,
@@ -69,3 +75,20 @@ def task_view(record: TaskRecord, tags: Sequence[tuple[str, str]] | None) -> dic
     if tags is not None:
         view["tags"] = [{"key": key, "value": value} for key, value in tags]
     return view
+
+
+PLATFORM_VERSIONS = frozenset({"LATEST", "1.4.0"})
+
+
+def check_fargate_launch(body: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """What ECS refuses in a RunTask/CreateService for Fargate (ClientException /
+    InvalidParameterException with ECS's messages)."""
+    if "FARGATE" not in (body.get("compatibilities") or []):
+        raise ClientError("Task definition does not support launch_type FARGATE.")
+    if params.get("placementConstraints") or params.get("placementStrategy"):
+        raise InvalidParameterError(
+            "Task placement constraints and strategies are not supported for tasks launched on Fargate."
+        )
+    version = params.get("platformVersion")
+    if version is not None and version not in PLATFORM_VERSIONS:
+        raise InvalidParameterError("The specified platform version does not exist.")

@@ -1,8 +1,9 @@
 """What agents report about their tasks: SubmitTaskStateChange, SubmitContainerStateChange, and the rules
 for stop codes and task health (pure functions at the bottom).
 
-A report is authorized by account: the task must belong to the caller's account and to the named cluster
-(another account's task is "not found"). States move only forward (see
+A report is authorized by account: the task must belong to the caller's account and to the named cluster,
+or be placed on one of the caller's instances in that cluster (a Fargate pool host reporting a user's task);
+any other task is "not found". States move only forward (see
 :func:`dockyard.store.tasks.record_task_state`); STOPPED credits the task's reservation back exactly once.
 
 Stop codes, when the agent reports STOPPED and no code is set yet (StopTask's ``UserInitiated`` is kept):
@@ -119,8 +120,22 @@ def _reported_task(ctx: RequestContext, tx: Connection, params: Params) -> TaskR
     record = (
         store.find_task(tx, ctx.account_id, ctx.region, cluster.name, task_id, lock=True) if task_id else None
     )
+    if record is None and reference.startswith("arn:"):
+        record = _hosted_task(tx, reference, ctx.account_id, cluster.name)
     if record is None:
         raise InvalidParameterException("The referenced task was not found.")
+    return record
+
+
+def _hosted_task(tx: Connection, task_arn: str, account_id: str, cluster_name: str) -> TaskRecord | None:
+    """Another account's task placed on one of the caller's instances in the named cluster: what a
+    Fargate pool host reports about."""
+    record = store.find_task_by_arn(tx, task_arn, lock=True)
+    instance = record.container_instance_arn if record is not None else None
+    if instance is None or store.instance_account(instance) != account_id:
+        return None
+    if instance.split(":", 5)[-1].split("/")[1:2] != [cluster_name]:
+        return None
     return record
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dockyard.control.changes import ChangeFeed
+from dockyard.control.launch import capacity, fargate, interfaces
 from dockyard.control.launch import placing as launch
 from dockyard.control.launch.shape import task_arn, task_shape
 from dockyard.core.context import RequestContext
@@ -54,23 +55,54 @@ TASK_NOT_FOUND = "The referenced task was not found."
 
 
 class TaskOperations:
-    """Mixed into the ECS provider; needs ``_db``, ``_notifier`` and ``_changes``."""
+    """Mixed into the ECS provider; needs ``_db``, ``_notifier``, ``_changes`` and ``_pool_account_id``."""
 
     _db: Database
     _notifier: InstanceNotifier
     _changes: ChangeFeed
+    _pool_account_id: str
 
     def run_task(self, ctx: RequestContext, params: Params) -> Result:
-        _check_launch_type(params)
         count = params.get("count") or 1
         if not 1 <= count <= RUN_TASK_MAX:
             raise InvalidParameterException(f"count must be between 1 and {RUN_TASK_MAX}.")
         with self._db.write() as tx:
             cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
             spec = _launch_spec(ctx, tx, params, with_placement=True)
-            launch.validate(spec, count)
-            launched = launch.launch(tx, cluster, spec, count, now=ctx.now, rng=_placement_rng(ctx))
+            strategy = capacity.launch_strategy(
+                params.get("launchType"),
+                params.get("capacityProviderStrategy"),
+                cluster_providers=cluster.capacity_providers,
+                cluster_default=cluster.default_capacity_provider_strategy,
+            )
+            if strategy is not None:
+                launched = self._run_on_fargate(ctx, tx, cluster, spec, strategy, params, count)
+            else:
+                _check_ec2_launch(params, spec)
+                spec = _with_network(ctx, tx, spec, params)
+                launch.validate(spec, count)
+                launched = launch.launch(tx, cluster, spec, count, now=ctx.now, rng=_placement_rng(ctx))
+        if strategy is not None:
+            self._changes.tasks_changed(fargate.pool_ref(self._pool_account_id, ctx.region), [])
         return self._launched(cluster, launched, spec, unique_failures=True)
+
+    def _run_on_fargate(
+        self,
+        ctx: RequestContext,
+        tx: Connection,
+        cluster: ClusterRecord,
+        spec: launch.LaunchSpec,
+        strategy: list[dict[str, Any]],
+        params: Params,
+        count: int,
+    ) -> launch.Launched:
+        rules.check_fargate_launch(spec.definition.body, params)
+        network = interfaces.resolve_network(
+            tx, ctx.account_id, ctx.region, params.get("networkConfiguration"), ctx.now
+        )
+        providers = capacity.split(strategy, count)
+        pool = fargate.Pool(self._pool_account_id, ctx.region)
+        return fargate.launch_fargate(tx, cluster, spec, providers, network, pool, now=ctx.now)
 
     def start_task(self, ctx: RequestContext, params: Params) -> Result:
         references: Sequence[str] = params["containerInstances"]
@@ -78,7 +110,7 @@ class TaskOperations:
             raise InvalidParameterException(f"containerInstances must have 1 to {START_TASK_MAX} elements.")
         with self._db.write() as tx:
             cluster = visible_cluster(ctx, tx, params.get("cluster"), active=True)
-            spec = _launch_spec(ctx, tx, params, with_placement=False)
+            spec = _with_network(ctx, tx, _launch_spec(ctx, tx, params, with_placement=False), params)
             launch.validate(spec, 1)
             targets = [
                 (
@@ -105,17 +137,13 @@ class TaskOperations:
             if record is None:
                 raise InvalidParameterException(TASK_NOT_FOUND)
             if record.desired_status != STOPPED:
-                record = store.save_task(
-                    tx,
-                    replace(
-                        record,
-                        desired_status=STOPPED,
-                        stopping_at=record.stopping_at or ctx.now,
-                        stopped_reason=params.get("reason") or DEFAULT_STOP_REASON,
-                        stop_code=USER_INITIATED,
-                        updated_at=ctx.now,
-                    ),
+                stop = store.request_stop(
+                    record,
+                    now=ctx.now,
+                    reason=params.get("reason") or DEFAULT_STOP_REASON,
+                    stop_code=USER_INITIATED,
                 )
+                record = store.save_task(tx, stop)
                 changed = True
         if changed:
             self._notifier.notify([record.container_instance_arn])
@@ -196,7 +224,7 @@ class TaskOperations:
         unique_failures: bool,
     ) -> Result:
         """After the launch committed: wake the agents and controllers; the RunTask/StartTask result."""
-        self._notifier.notify(launched.instance_arns)
+        self._notifier.notify([arn for arn in launched.instance_arns if arn is not None])
         self._changes.tasks_changed(cluster_ref(cluster), [spec.group])
         tags = list(spec.tags) if spec.tags else None
         failures = [{"arn": f.arn, "reason": f.reason} for f in launched.failures]
@@ -240,12 +268,29 @@ def _launch_spec(
     )
 
 
-def _check_launch_type(params: Params) -> None:
+def _check_ec2_launch(params: Params, spec: launch.LaunchSpec) -> None:
     launch_type = params.get("launchType") or EC2
-    if params.get("capacityProviderStrategy"):
-        raise ClientException("Capacity provider strategies are not supported yet.")
     if launch_type != EC2:
-        raise ClientException(f"The {launch_type} launch type is not supported yet.")
+        raise ClientException(f"The {launch_type} launch type is not supported by dockyard.")
+    if "EC2" not in (spec.definition.body.get("compatibilities") or ["EC2"]):
+        raise ClientException("Task definition does not support launch_type EC2.")
+
+
+def _with_network(
+    ctx: RequestContext, tx: Connection, spec: launch.LaunchSpec, params: Params
+) -> launch.LaunchSpec:
+    """An awsvpc task on container instances gets an interface too: the launch's network, checked."""
+    awsvpc = spec.definition.body.get("networkMode") == "awsvpc"
+    if not awsvpc:
+        if params.get("networkConfiguration"):
+            raise InvalidParameterException(
+                "Network Configuration is not valid for the given networkMode of this task definition."
+            )
+        return spec
+    network = interfaces.resolve_network(
+        tx, ctx.account_id, ctx.region, params.get("networkConfiguration"), ctx.now
+    )
+    return replace(spec, network=network)
 
 
 def _task_id(ctx: RequestContext, cluster: ClusterRecord, reference: str) -> str | None:

@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.account_id"], name="fk_task_usage_account_id_accounts"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.account_id"], name="fk_task_usage_account_id_accounts"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_task_usage"),
         sa.UniqueConstraint("task_arn", name="uq_task_usage_task_arn"),
     )

@@ -4,8 +4,9 @@
   ``containerInstanceArn`` so the server updates the same instance instead of adding one.
 - If the server no longer knows that ARN (deregistered, another server, another cluster) it answers
   ``InvalidParameterException``/``ClientException``: the agent registers afresh and persists the new ARN.
-- Like the ECS agent, an agent of the cluster named ``default`` creates it (CreateCluster) when the server
-  answers ``ClusterNotFoundException``, then registers again; any other missing cluster is an error.
+- Like the ECS agent, an agent of the cluster named ``default`` (or the Fargate pool's ``fargate``) creates
+  it (CreateCluster) when the server answers ``ClusterNotFoundException``, then registers again; any other
+  missing cluster is an error.
 - Connection failures, timeouts, throttling and server faults are retried with jittered exponential
   backoff (250 ms doubling to a 2 min cap); other client errors (no such cluster, bad credentials) are fatal.
 
@@ -26,6 +27,7 @@ import botocore.config
 import botocore.session
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from dockyard.agent.config import FARGATE_POOL_CLUSTER
 from dockyard.agent.host import Registration
 from dockyard.agent.state import AgentState, StateStore
 
@@ -38,6 +40,7 @@ MAX_BACKOFF_S = 120.0
 BACKOFF_MULTIPLIER = 2.0
 BACKOFF_JITTER = 0.2
 DEFAULT_CLUSTER = "default"
+SELF_MADE_CLUSTERS = frozenset({DEFAULT_CLUSTER, FARGATE_POOL_CLUSTER})  # the first agent creates these
 CLUSTER_NOT_FOUND = "ClusterNotFoundException"
 UNKNOWN_ARN_CODES = frozenset({"InvalidParameterException", "ClientException"})
 RETRYABLE_CODES = frozenset(
@@ -216,7 +219,7 @@ class Registrar:
         try:
             response = register()
         except ClientError as exc:
-            if self.cluster != DEFAULT_CLUSTER or error_code(exc) != CLUSTER_NOT_FOUND:
+            if self.cluster not in SELF_MADE_CLUSTERS or error_code(exc) != CLUSTER_NOT_FOUND:
                 raise
             log.info("cluster %s does not exist: creating it", self.cluster)
             self.retrier.call("CreateCluster", lambda: self.client.create_cluster(clusterName=self.cluster))

@@ -1,0 +1,288 @@
+"""Fargate as a new user meets it: no host registered, ``run-task --launch-type FARGATE`` just runs, on the
+server's own Docker Engine (the pool host the server supervises), in its own network namespace at an ENI
+address from the default subnet, under gVisor, limited to the task's size, behind its security groups.
+
+Real parts only: the server process, its pool agent, the Docker Engine with runsc, the aws CLI and boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.agents import (
+    CLUSTER_LABEL,
+    containers,
+    push_busybox,
+    remove_containers,
+    require_docker,
+    wait_for_status,
+)
+from tests.integration.conftest import REGION, Keys, ServerProcess, make_client, run_aws
+from tests.polling import wait_until
+
+RUNNING_DEADLINE_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def fargate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with its built-in Fargate pool host on this machine's Docker Engine."""
+    require_docker()
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("fargate"),
+        extra_env={
+            "DOCKYARD_FARGATE_LOCAL_POOL": "1",
+            "DOCKYARD_AGENT_HEARTBEAT_INTERVAL_S": "1",
+            "DOCKYARD_SERVICE_RESYNC_S": "2",
+            "DOCKYARD_SERVICE_HEALTHY_AFTER_S": "1",
+        },
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+        _clean_up_docker(proc)
+
+
+def _clean_up_docker(proc: ServerProcess) -> None:
+    """Remove what the pool host made: its firewall chain and the subnets' networks (the tasks' containers
+    go with their cluster)."""
+    del proc
+    networks = subprocess.run(
+        ["docker", "network", "ls", "-q", "--filter", "label=com.dockyard.subnet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for network in networks:
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
+    listed = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=False).stdout
+    for chain in {line.split()[1] for line in listed.splitlines() if line.startswith("-N DYFW-")}:
+        subprocess.run(["iptables", "-D", "DOCKER-USER", "-j", chain], capture_output=True, check=False)
+        subprocess.run(["iptables", "-F", chain], capture_output=True, check=False)
+        subprocess.run(["iptables", "-X", chain], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def user(fargate_server: ServerProcess) -> Keys:
+    return fargate_server.create_key(f"fargate-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="module")
+def image(fargate_server: ServerProcess, user: Keys, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return push_busybox(
+        fargate_server.endpoint, user, tmp_path_factory.mktemp("docker"), f"fg-{uuid.uuid4().hex[:6]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(fargate_server: ServerProcess, user: Keys) -> Iterator[str]:
+    name = f"fg-{uuid.uuid4().hex[:6]}"
+    ecs = make_client(fargate_server, "ecs", user)
+    ecs.create_cluster(clusterName=name)
+    yield name
+    remove_containers(CLUSTER_LABEL, ecs.describe_clusters(clusters=[name])["clusters"][0]["clusterArn"])
+
+
+def cli_env(server: ServerProcess, keys: Keys, home: Path) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "HOME": str(home),
+    }
+
+
+def aws_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(run_aws(env, *args, "--endpoint-url", env["AWS_ENDPOINT_URL"]).stdout or "{}")
+
+
+def register(
+    ecs: Any, family: str, containers_: list[dict[str, Any]], cpu: str = "256", memory: str = "512"
+) -> str:
+    arn: str = ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu=cpu,
+        memory=memory,
+        containerDefinitions=containers_,
+    )["taskDefinition"]["taskDefinitionArn"]
+    return arn
+
+
+def eni_address(task: dict[str, Any]) -> str:
+    (attachment,) = [a for a in task["attachments"] if a["type"] == "ElasticNetworkInterface"]
+    details = {d["name"]: d["value"] for d in attachment["details"]}
+    return str(details["privateIPv4Address"])
+
+
+def task_containers(task_arn: str) -> dict[str, dict[str, Any]]:
+    """``docker inspect`` of the task's containers, by ECS container name."""
+    found = containers("com.amazonaws.ecs.task-arn", task_arn)
+    return {c["Config"]["Labels"]["com.amazonaws.ecs.container-name"]: c for c in found}
+
+
+def logs(docker_id: str) -> str:
+    done = subprocess.run(["docker", "logs", docker_id], capture_output=True, text=True, check=False)
+    return done.stdout + done.stderr
+
+
+WEB = "httpd -f -p 8080 -h /www"
+PROBE_LOCALHOST = (
+    "while true; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 | grep -q hello; "
+    "then echo reached-localhost; fi; sleep 0.5; done"
+)
+
+
+def test_run_task_on_fargate_with_the_aws_cli(
+    fargate_server: ServerProcess, user: Keys, image: str, cluster: str, tmp_path: Path
+) -> None:
+    env = cli_env(fargate_server, user, tmp_path)
+    subnets = aws_json(env, "ec2", "describe-subnets", "--filters", "Name=default-for-az,Values=true")[
+        "Subnets"
+    ]
+    assert len(subnets) == 6 and all(s["DefaultForAz"] for s in subnets)
+    groups = aws_json(env, "ec2", "describe-security-groups", "--filters", "Name=group-name,Values=default")
+    default_group = groups["SecurityGroups"][0]["GroupId"]
+    ecs = make_client(fargate_server, "ecs", user)
+    definition = register(
+        ecs,
+        f"fg-web-{uuid.uuid4().hex[:6]}",
+        [
+            {"name": "web", "image": image, "essential": True, "command": ["sh", "-c", WEB]},
+            {"name": "probe", "image": image, "essential": False, "command": ["sh", "-c", PROBE_LOCALHOST]},
+        ],
+    )
+    network = (
+        f"awsvpcConfiguration={{subnets=[{subnets[0]['SubnetId']}],securityGroups=[{default_group}],"
+        "assignPublicIp=DISABLED}"
+    )
+    ran = aws_json(
+        env,
+        "ecs",
+        "run-task",
+        "--cluster",
+        cluster,
+        "--launch-type",
+        "FARGATE",
+        "--task-definition",
+        definition,
+        "--network-configuration",
+        network,
+    )
+    assert ran["failures"] == []
+    (task,) = ran["tasks"]
+    assert task["lastStatus"] in ("PROVISIONING", "PENDING") and task["launchType"] == "FARGATE"
+    (task,) = wait_for_status(ecs, cluster, [task["taskArn"]], "RUNNING", deadline_s=RUNNING_DEADLINE_S)
+    assert task["platformVersion"] == "1.4.0" and task["capacityProviderName"] == "FARGATE"
+    assert "containerInstanceArn" not in task
+    assert task["availabilityZone"] == subnets[0]["AvailabilityZone"]
+    assert {"name": "dockyard.runtime", "value": "runsc"} in task["attributes"]
+    listed = aws_json(env, "ecs", "list-container-instances", "--cluster", cluster)
+    assert listed["containerInstanceArns"] == []
+
+    address = eni_address(task)
+    assert address.startswith(subnets[0]["CidrBlock"].rsplit(".", 2)[0])
+    wait_until(lambda: _answers(address), deadline_s=30, what=f"httpd at the ENI address {address}")
+    assert "hello from dockyard" in httpx.get(f"http://{address}:8080/", timeout=5).text
+
+    inspected = task_containers(task["taskArn"])
+    web, probe = inspected["web"], inspected["probe"]
+    assert web["HostConfig"]["Runtime"] == "runsc"
+    assert web["HostConfig"]["Memory"] == 512 * 1024 * 1024
+    assert web["HostConfig"]["NanoCpus"] == 250_000_000
+    wait_until(lambda: "reached-localhost" in logs(probe["Id"]), deadline_s=30, what="the probe on localhost")
+
+    interfaces = aws_json(env, "ec2", "describe-network-interfaces")["NetworkInterfaces"]
+    assert [i["PrivateIpAddress"] for i in interfaces] == [address]
+
+    ecs.stop_task(cluster=cluster, task=task["taskArn"], reason="done")
+    (stopped,) = wait_for_status(ecs, cluster, [task["taskArn"]], "STOPPED", deadline_s=60)
+    assert stopped["stopCode"] == "UserInitiated"
+    assert [a["status"] for a in stopped["attachments"]] == ["DELETED"]
+    assert aws_json(env, "ec2", "describe-network-interfaces")["NetworkInterfaces"] == []
+
+
+def _answers(address: str) -> bool:
+    try:
+        return httpx.get(f"http://{address}:8080/", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+PROBE_PEER = (
+    "while true; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 $PEER 8080 | grep -q hello; "
+    "then echo open; else echo closed; fi; sleep 0.5; done"
+)
+
+
+def test_security_group_ingress_is_enforced(
+    fargate_server: ServerProcess, user: Keys, image: str, cluster: str
+) -> None:
+    ecs = make_client(fargate_server, "ecs", user)
+    ec2 = make_client(fargate_server, "ec2", user)
+    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][1]
+    closed = ec2.create_security_group(
+        GroupName=f"closed-{uuid.uuid4().hex[:6]}", Description="nothing in", VpcId=subnet["VpcId"]
+    )["GroupId"]
+    web = register(
+        ecs,
+        f"fg-sg-web-{uuid.uuid4().hex[:6]}",
+        [{"name": "web", "image": image, "command": ["sh", "-c", WEB]}],
+    )
+    (server_task,) = ecs.run_task(
+        cluster=cluster,
+        launchType="FARGATE",
+        taskDefinition=web,
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet["SubnetId"]], "securityGroups": [closed]}
+        },
+    )["tasks"]
+    (server_task,) = wait_for_status(
+        ecs, cluster, [server_task["taskArn"]], "RUNNING", deadline_s=RUNNING_DEADLINE_S
+    )
+    peer = eni_address(server_task)
+    wait_until(lambda: _answers(peer), deadline_s=30, what="httpd from the host")  # the host is not filtered
+
+    client = register(
+        ecs,
+        f"fg-sg-client-{uuid.uuid4().hex[:6]}",
+        [
+            {
+                "name": "client",
+                "image": image,
+                "command": ["sh", "-c", PROBE_PEER],
+                "environment": [{"name": "PEER", "value": peer}],
+            }
+        ],
+    )
+    (client_task,) = ecs.run_task(
+        cluster=cluster,
+        launchType="FARGATE",
+        taskDefinition=client,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet["SubnetId"]]}},
+    )["tasks"]
+    wait_for_status(ecs, cluster, [client_task["taskArn"]], "RUNNING", deadline_s=RUNNING_DEADLINE_S)
+    probe = task_containers(client_task["taskArn"])["client"]["Id"]
+    wait_until(lambda: logs(probe).count("closed") >= 4, deadline_s=30, what="attempts refused")
+    assert "open" not in logs(probe)
+
+    ec2.authorize_security_group_ingress(
+        GroupId=closed,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    wait_until(lambda: "open" in logs(probe), deadline_s=30, what="the port open after authorize")
+    for task in (server_task, client_task):
+        ecs.stop_task(cluster=cluster, task=task["taskArn"])

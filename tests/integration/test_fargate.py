@@ -63,6 +63,14 @@ def _clean_up_docker(proc: ServerProcess) -> None:
         check=False,
     ).stdout.split()
     for network in networks:
+        attached = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"network={network}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if attached:
+            subprocess.run(["docker", "rm", "-f", *attached], capture_output=True, check=False)
         subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
     listed = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=False).stdout
     for chain in {line.split()[1] for line in listed.splitlines() if line.startswith("-N DYFW-")}:
@@ -286,3 +294,79 @@ def test_security_group_ingress_is_enforced(
     wait_until(lambda: "open" in logs(probe), deadline_s=30, what="the port open after authorize")
     for task in (server_task, client_task):
         ecs.stop_task(cluster=cluster, task=task["taskArn"])
+
+
+TERM_AWARE = "trap 'echo got-sigterm; exit 0' TERM; while true; do sleep 0.2; done"
+
+
+def test_fargate_service_with_a_spot_strategy_replaces_an_interruption(
+    fargate_server: ServerProcess, user: Keys, image: str, cluster: str
+) -> None:
+    ecs = make_client(fargate_server, "ecs", user)
+    ecs.put_cluster_capacity_providers(
+        cluster=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=[]
+    )
+    ec2 = make_client(fargate_server, "ec2", user)
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:3]
+    definition = register(
+        ecs,
+        f"fg-svc-{uuid.uuid4().hex[:6]}",
+        [{"name": "app", "image": image, "command": ["sh", "-c", TERM_AWARE]}],
+    )
+    name = f"spot-{uuid.uuid4().hex[:6]}"
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=definition,
+        desiredCount=9,
+        capacityProviderStrategy=[
+            {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+            {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+        ],
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}},
+    )
+
+    # The one pool host has 2 cores (2,048 CPU units): eight 256-unit tasks fit, the ninth waits in
+    # PROVISIONING for capacity, as a Fargate task does when the pool has none.
+    def placed() -> bool:
+        service = ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+        listed = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+        return service["runningCount"] == 8 and len(listed) == 9
+
+    wait_until(placed, deadline_s=120, what="8 tasks running and one waiting for capacity")
+    arns = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
+    providers = sorted(t["capacityProviderName"] for t in tasks)
+    assert providers == ["FARGATE"] * 3 + ["FARGATE_SPOT"] * 6
+    assert sorted(t["lastStatus"] for t in tasks) == ["PROVISIONING"] + ["RUNNING"] * 8
+    running = [t for t in tasks if t["lastStatus"] == "RUNNING"]
+    assert len({t["availabilityZone"] for t in running}) == 3  # spread over the subnets' zones
+
+    spot = next(t for t in running if t["capacityProviderName"] == "FARGATE_SPOT")
+    done = subprocess.run(
+        fargate_server.command(
+            "fargate", "--data-dir", str(fargate_server.data_dir), "interrupt", "--task", spot["taskArn"]
+        ),
+        env=fargate_server.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (stopped,) = wait_for_status(ecs, cluster, [spot["taskArn"]], "STOPPED", deadline_s=60)
+    assert stopped["stopCode"] == "SpotInterruption"
+    assert stopped["stoppedReason"] == "Your Spot Task was interrupted."
+
+    def replaced() -> bool:
+        live = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+        if spot["taskArn"] in live or len(live) != 9:
+            return False
+        described = ecs.describe_tasks(cluster=cluster, tasks=live)["tasks"]
+        statuses = sorted(t["lastStatus"] for t in described)
+        return (
+            sorted(t["capacityProviderName"] for t in described) == providers
+            and statuses == ["PROVISIONING"] + ["RUNNING"] * 8
+        )
+
+    wait_until(replaced, deadline_s=90, what="the interrupted Spot task replaced on FARGATE_SPOT")
+    ecs.delete_service(cluster=cluster, service=name, force=True)

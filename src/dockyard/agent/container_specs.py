@@ -165,8 +165,11 @@ def pause_spec(
             str(task.get("family", "")), str(task.get("version", "")), "internalecspause", name_suffix
         ),
         image=PAUSE_IMAGE,
-        labels=labels_for(
-            task, definition, cluster_arn=cluster_arn, container_instance_arn=container_instance_arn
+        labels=labels_for(  # the task's own cluster: a Fargate pool host runs other clusters' tasks
+            task,
+            definition,
+            cluster_arn=str(task.get("clusterArn") or cluster_arn),
+            container_instance_arn=container_instance_arn,
         ),
         cpu_shares=MIN_CPU_SHARES,
         network=NetworkAttachment(
@@ -343,8 +346,11 @@ def build_spec(
         env=environment_for(definition, mode, metadata_endpoint, metadata_token),
         working_dir=definition.get("workingDirectory") or None,
         user=definition.get("user") or None,
-        labels=labels_for(
-            task, definition, cluster_arn=cluster_arn, container_instance_arn=container_instance_arn
+        labels=labels_for(  # the task's own cluster: a Fargate pool host runs other clusters' tasks
+            task,
+            definition,
+            cluster_arn=str(task.get("clusterArn") or cluster_arn),
+            container_instance_arn=container_instance_arn,
         ),
         cpu_shares=max(MIN_CPU_SHARES, _int(definition.get("cpu")) or 0),
         nano_cpus=fargate_nano_cpus(task),

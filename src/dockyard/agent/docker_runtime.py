@@ -8,6 +8,7 @@ subclasses carrying Docker's own message. Safe to share between threads (httpx's
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,9 @@ def _message(response: httpx.Response) -> str:
     if isinstance(body, dict) and "message" in body:
         return str(body["message"])
     return response.text.strip()
+
+
+_NETWORK_CREATION = threading.Lock()
 
 
 class DockerRuntime:
@@ -184,6 +188,12 @@ class DockerRuntime:
         return str(network["Id"])
 
     def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
+        # One creation at a time: Docker 20.10's address allocator answers concurrent creations of
+        # disjoint subnets with "Pool overlaps with other one on this address space".
+        with _NETWORK_CREATION:
+            return self._ensure_network(name, cidr, gateway, labels)
+
+    def _ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
         existing = self._existing_network(name, cidr)
         if existing is not None:
             return existing
@@ -191,10 +201,11 @@ class DockerRuntime:
         response = self._request("POST", "/networks/create", json=body)
         if response.status_code == 201:
             return str(response.json()["Id"])
-        if response.status_code == 409:  # created meanwhile by someone else
-            existing = self._existing_network(name, cidr)
-            if existing is not None:
-                return existing
+        # Created meanwhile by another task of the subnet: the engine answers 409, or 403 "Pool overlaps"
+        # when the other creation took the address range first.
+        existing = self._existing_network(name, cidr)
+        if existing is not None:
+            return existing
         raise NetworkError(_message(response))
 
     def remove_network(self, name: str) -> None:

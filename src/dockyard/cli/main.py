@@ -54,9 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an access key (in a new account by default)")
     create.add_argument("--user", required=True, help="IAM-style user name the key belongs to")
     create.add_argument("--account", help="12-digit account id (default: a new account)")
+    create.add_argument(
+        "--fargate-pool",
+        action="store_true",
+        help="a key of the Fargate pool's account, for 'dockyard agent --fargate' on another host",
+    )
     create.set_defaults(run=_server_command("run_keys_create"))
     listing = key_commands.add_parser("list", help="list access keys")
     listing.set_defaults(run=_server_command("run_keys_list"))
+
+    fargate = commands.add_parser("fargate", help="operate the Fargate pool")
+    _add_store_flags(fargate)
+    fargate_commands = fargate.add_subparsers(title="fargate commands")
+    interrupt = fargate_commands.add_parser(
+        "interrupt", help="interrupt a FARGATE_SPOT task as a Spot reclaim would (SIGTERM, 2 minutes)"
+    )
+    interrupt.add_argument("--task", required=True, metavar="ARN", help="the task's ARN")
+    interrupt.set_defaults(run=_server_command("run_fargate_interrupt"))
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(run=lambda _args: print(f"dockyard {__version__}") or 0)

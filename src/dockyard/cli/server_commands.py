@@ -13,6 +13,7 @@ import logging
 import os
 import resource
 import socket
+import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -21,6 +22,7 @@ from dockyard.api.connections import ConnectionLimits, uvicorn_options
 from dockyard.api.observability import configure_logging
 from dockyard.cli.banner import AgentStatus, up_banner
 from dockyard.cli.local_agent import LocalAgent, agent_endpoint, docker_reachable, docker_socket
+from dockyard.control.launch.fargate import interrupt_spot
 from dockyard.core.clock import system_clock
 from dockyard.core.settings import ServerSettings, load_settings
 from dockyard.server.compose import create_app
@@ -182,7 +184,8 @@ def _serve(
 def run_keys_create(args: argparse.Namespace) -> int:
     settings = _settings(args)
     runtime = open_runtime(settings)
-    key = CredentialStore(runtime.db).create_key(system_clock(), account_id=args.account, user_name=args.user)
+    account = runtime.pool_key.principal.account_id if args.fargate_pool else args.account
+    key = CredentialStore(runtime.db).create_key(system_clock(), account_id=account, user_name=args.user)
     print(f"account           {key.principal.account_id}")
     print(f"arn               {key.principal.arn}")
     print(f"access key id     {key.access_key_id}")
@@ -194,4 +197,17 @@ def run_keys_list(args: argparse.Namespace) -> int:
     runtime = open_runtime(_settings(args))
     for key in CredentialStore(runtime.db).list_keys():
         print(f"{key.access_key_id}  {key.principal.account_id}  {key.principal.arn}")
+    return 0
+
+
+def run_fargate_interrupt(args: argparse.Namespace) -> int:
+    """Interrupt a FARGATE_SPOT task in the server's store; its agent hears of it at the next heartbeat,
+    its service (if any) replaces it."""
+    runtime = open_runtime(_settings(args))
+    with runtime.db.write() as tx:
+        record = interrupt_spot(tx, args.task, now=system_clock())
+    if record is None:
+        print(f"no running FARGATE_SPOT task {args.task}", file=sys.stderr)
+        return 1
+    print(f"interrupted {record.arn}: {record.stopped_reason}")
     return 0

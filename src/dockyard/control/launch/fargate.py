@@ -178,3 +178,22 @@ def place_waiting(
 def _ecs_architecture(runtime_platform_architecture: str) -> str:
     """``X86_64`` → ``x86_64``, ``ARM64`` → ``arm64`` (the task attribute's spelling)."""
     return runtime_platform_architecture.lower()
+
+
+SPOT_INTERRUPTION = "SpotInterruption"
+SPOT_INTERRUPTED = "Your Spot Task was interrupted."
+
+
+def interrupt_spot(tx: Connection, task_arn: str, *, now: datetime) -> TaskRecord | None:
+    """Reclaim a FARGATE_SPOT task's capacity, as AWS does with two minutes' notice: desired STOPPED with
+    stopCode SpotInterruption; its agent sends SIGTERM and waits up to 120 s before SIGKILL. None if there
+    is no such Spot task still running."""
+    record = task_store.find_task_by_arn(tx, task_arn, lock=True)
+    if (
+        record is None
+        or record.capacity_provider_name != "FARGATE_SPOT"
+        or record.desired_status == "STOPPED"
+    ):
+        return None
+    stop = task_store.request_stop(record, now=now, reason=SPOT_INTERRUPTED, stop_code=SPOT_INTERRUPTION)
+    return task_store.save_task(tx, replace(stop, interrupt_at=now))

@@ -84,17 +84,6 @@ class ServerSettings:
     fargate_provision_interval_s: float = 60.0
     """The least time between two runs of the provisioner command."""
 
-    fargate_retire_command: str | None = None
-    """A command run for a pool host (other than the built-in one) idle for ``fargate_idle_retire_s``
-    (``DOCKYARD_CONTAINER_INSTANCE_ARN``, ``DOCKYARD_EC2_INSTANCE_ID`` in its environment), after which
-    the host is deregistered."""
-
-    fargate_idle_retire_s: float = 600.0
-    """How long a provisioned pool host may sit without tasks before it is retired."""
-
-    fargate_spot_interruption_rate: float = 0.0
-    """Random Spot interruptions per FARGATE_SPOT task-hour (0: only ``dockyard fargate interrupt``)."""
-
     max_uploads_per_repository: int = 256
     """Blob upload sessions one repository may hold open; at the cap, sessions older than ten minutes
     make room (oldest first), else new ones are refused (TOOMANYREQUESTS, LimitExceededException)."""
@@ -189,8 +178,6 @@ _CONVERTERS: dict[str, Any] = {
     "allow_privileged": _boolean,
     "fargate_local_pool": _boolean,
     "fargate_provision_interval_s": float,
-    "fargate_idle_retire_s": float,
-    "fargate_spot_interruption_rate": float,
     "fargate_x86_vcpu_hour": _rate,
     "fargate_x86_gb_hour": _rate,
     "fargate_arm_vcpu_hour": _rate,

@@ -178,7 +178,7 @@ def test_errors(ecs: Any, cluster: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         ecs.run_task(cluster=cluster, taskDefinition=family, launchType="FARGATE")
     assert error_of(excinfo)[0] == "ClientException"
-    assert "not supported yet" in error_of(excinfo)[1]
+    assert error_of(excinfo)[1] == "Task definition does not support launch_type FARGATE."
     with pytest.raises(ClientError) as excinfo:
         ecs.run_task(cluster=cluster, taskDefinition=family, count=11)
     assert error_of(excinfo)[0] == "InvalidParameterException"

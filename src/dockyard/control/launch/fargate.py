@@ -167,7 +167,7 @@ def place_waiting(
                 container_instance_arn=host.arn,
                 last_status=PENDING,
                 attributes=[*task.attributes, {"name": rules.RUNTIME_ATTRIBUTE, "value": runtime}],
-                attachments=interfaces.with_attachment_status(task.attachments, "ATTACHED"),
+                attachments=rules.with_attachment_status(task.attachments, "ATTACHED"),
                 updated_at=now,
             ),
         )

@@ -18,8 +18,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dockyard.control.launch.fargate_rules import SubnetChoice, choose_subnet, eni_attachment
-from dockyard.control.launch.fargate_rules import with_attachment_status as _with_status
+from dockyard.control.launch.fargate_rules import (
+    SubnetChoice,
+    choose_subnet,
+    eni_attachment,
+    with_attachment_status,
+)
 from dockyard.control.vpc import network as vpc_network
 from dockyard.control.vpc.defaults import DEFAULT_GROUP, allocate_interface, ensure_default_vpc
 from dockyard.core.arn import build_arn
@@ -131,10 +135,6 @@ def release(tx: Connection, record: TaskRecord) -> TaskRecord:
         return record
     ec2_store.delete_interface(tx, record.eni_id)
     return replace(record, eni_id=None, attachments=with_attachment_status(record.attachments, "DELETED"))
-
-
-def with_attachment_status(attachments: Sequence[Mapping[str, Any]], status: str) -> list[dict[str, Any]]:
-    return _with_status(attachments, status)
 
 
 def zone_counts(records: Sequence[TaskRecord]) -> dict[str, int]:

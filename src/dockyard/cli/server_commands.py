@@ -15,6 +15,7 @@ import resource
 import socket
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -27,7 +28,7 @@ from dockyard.core.clock import system_clock
 from dockyard.core.settings import ServerSettings, load_settings
 from dockyard.server.compose import create_app
 from dockyard.server.runtime import Runtime, open_runtime
-from dockyard.store.credentials import CredentialStore
+from dockyard.store.credentials import AccessKey, CredentialStore
 
 GRACEFUL_SHUTDOWN_S = 10
 
@@ -74,15 +75,23 @@ def _pool_agent(runtime: Runtime) -> LocalAgent | None:
     settings = runtime.settings
     if not settings.fargate_local_pool:
         return None
+    return _local_agent(
+        runtime, runtime.pool_key, "fargate-agent", fargate=True, docker_socket=settings.fargate_docker_socket
+    )
+
+
+def _local_agent(runtime: Runtime, key: AccessKey, directory: str, **extra: Any) -> LocalAgent:
+    """A ``dockyard agent`` supervised beside this server, signing with ``key``, its state in
+    ``<data_dir>/<directory>``."""
+    settings = runtime.settings
     return LocalAgent(
         endpoint=agent_endpoint(settings.host, settings.port),
-        data_dir=(settings.data_dir / "fargate-agent").expanduser().absolute(),
-        access_key_id=runtime.pool_key.access_key_id,
-        secret_access_key=runtime.pool_key.secret_access_key,
+        data_dir=(settings.data_dir / directory).expanduser().absolute(),
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
         region=settings.default_region,
         log_level=settings.log_level,
-        fargate=True,
-        docker_socket=settings.fargate_docker_socket,
+        **extra,
     )
 
 
@@ -113,14 +122,7 @@ def run_up(args: argparse.Namespace) -> int:
     else:
         socket_path = docker_socket(os.environ)
         status = AgentStatus.RUNNING if docker_reachable(socket_path) else AgentStatus.WAITING_FOR_DOCKER
-        agent = LocalAgent(
-            endpoint=agent_endpoint(settings.host, settings.port),
-            data_dir=(settings.data_dir / "agent").expanduser().absolute(),
-            access_key_id=runtime.root_key.access_key_id,
-            secret_access_key=runtime.root_key.secret_access_key,
-            region=settings.default_region,
-            log_level=settings.log_level,
-        )
+        agent = _local_agent(runtime, runtime.root_key, "agent")
     print(up_banner(settings, runtime.root_key, status, docker_socket(os.environ)), flush=True)
     agents = [a for a in (agent, _pool_agent(runtime)) if a is not None]
     _serve_with_agents(runtime, sock, agents)

@@ -110,11 +110,21 @@ def test_durations(text: str, seconds: float) -> None:
         (["--container-stop-timeout", "30x"], "container stop timeout"),
         (["--container-stop-timeout", "nan"], "container stop timeout"),
         (["--container-stop-timeout", "inf"], "container stop timeout"),
+        (["--cpu-units", "0"], "CPU units must be positive"),
+        (["--memory", "-1"], "memory must not be negative"),
     ],
 )
 def test_invalid_values(argv: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse(argv)
+
+
+def test_registered_resources_and_runtimes() -> None:
+    settings = parse(["--cpu-units", "8192", "--memory", "65536", "--oci-runtime", "runc"])
+    assert (settings.cpu_units, settings.memory_mib, settings.oci_runtimes) == (8192, 65536, ("runc",))
+    from_env = parse([], {"DOCKYARD_AGENT_CPU_UNITS": "4096", "DOCKYARD_AGENT_OCI_RUNTIMES": "runc, runsc"})
+    assert (from_env.cpu_units, from_env.memory_mib, from_env.oci_runtimes) == (4096, None, ("runc", "runsc"))
+    assert parse([]).oci_runtimes is None
 
 
 def test_invalid_env_values() -> None:

@@ -357,6 +357,27 @@ def test_default_zone_and_arm_architecture(tmp_path: Path) -> None:
     assert registration.resource("MEMORY")["integerValue"] == 1000
 
 
+def test_registered_resources_can_be_overridden_to_overcommit(tmp_path: Path) -> None:
+    registration = build_registration(
+        settings(tmp_path, cpu_units=51200, memory_mib=110_000), HOST, ENGINE, "us-east-1"
+    )
+    assert registration.resource("CPU")["integerValue"] == 51200
+    assert registration.resource("MEMORY")["integerValue"] == 110_000
+
+
+def test_offered_runtimes_are_the_engines_or_those_named(tmp_path: Path) -> None:
+    engine = EngineVersion("20.10.24", "1.41", "1.12", runtimes=("runc", "runsc"))
+
+    def offered(**overrides: Any) -> set[str]:
+        registration = build_registration(settings(tmp_path, **overrides), HOST, engine, "us-east-1")
+        return {a.name for a in registration.attributes if a.name.startswith("dockyard.oci-runtime.")}
+
+    assert offered() == {"dockyard.oci-runtime.runc", "dockyard.oci-runtime.runsc"}
+    assert offered(oci_runtimes=("runc",)) == {"dockyard.oci-runtime.runc"}
+    with pytest.raises(ValueError, match="OCI runtime kata is not one of the engine's"):
+        offered(oci_runtimes=("kata",))
+
+
 def test_too_much_reserved_memory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved memory"):
         build_registration(settings(tmp_path, reserved_memory_mib=4096), HOST, ENGINE, "us-east-1")

@@ -57,6 +57,15 @@ class AgentSettings:
     """``None``: ``<region>a``."""
     attributes: tuple[Attribute, ...] = ()
     reserved_memory_mib: int = DEFAULT_RESERVED_MEMORY_MIB
+    cpu_units: int | None = None
+    """CPU units to register instead of the host's cores times 1024 (``None``: the cores). More than the
+    cores overcommits: each task keeps its own limit but may get less than it under contention."""
+    memory_mib: int | None = None
+    """Memory to register instead of MemTotal minus the reserved memory (``None``: that). More than the
+    host has overcommits, at the operator's risk (the kernel's OOM killer decides when all is used)."""
+    oci_runtimes: tuple[str, ...] | None = None
+    """The engine's OCI runtimes this host offers tasks (``None``: all it has): ``runc`` only makes a
+    Fargate pool host isolate its tasks with runc even when gVisor is installed."""
     reserved_ports: tuple[int, ...] = DEFAULT_RESERVED_PORTS
     reserved_udp_ports: tuple[int, ...] = ()
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
@@ -135,6 +144,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MIB",
         help=f"memory kept back from tasks (default {DEFAULT_RESERVED_MEMORY_MIB})",
     )
+    parser.add_argument(
+        "--cpu-units",
+        type=int,
+        metavar="UNITS",
+        help="CPU units to register instead of cores x 1024 (more overcommits)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        metavar="MIB",
+        help="memory to register instead of the host's minus --reserved-memory (more overcommits)",
+    )
+    parser.add_argument(
+        "--oci-runtime",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an OCI runtime of the engine's to offer tasks (repeatable; default: all, e.g. runc and runsc)",
+    )
     parser.add_argument("--heartbeat-interval", type=float, metavar="SECONDS", help="seconds between checks")
     parser.add_argument("--docker-socket", help=f"Docker Engine socket (default {DEFAULT_DOCKER_SOCKET})")
     parser.add_argument("--log-level", choices=LOG_LEVELS)
@@ -200,6 +228,7 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         values["availability_zone"] = zone
     if (memory := pick(args.reserved_memory, "RESERVED_MEMORY")) is not None:
         values["reserved_memory_mib"] = _non_negative_int(memory, "reserved memory")
+    values.update(_offered_capacity(args, environ))
     if (interval := pick(args.heartbeat_interval, "HEARTBEAT_INTERVAL")) is not None:
         values["heartbeat_interval_s"] = _positive_float(interval, "heartbeat interval")
     if (socket_path := pick(args.docker_socket, "DOCKER_SOCKET")) is not None:
@@ -219,10 +248,6 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         values["task_cleanup_wait_s"] = parse_duration(cleanup, "task cleanup wait")
     if (stop_timeout := pick(args.container_stop_timeout, "CONTAINER_STOP_TIMEOUT")) is not None:
         values["container_stop_timeout_s"] = parse_duration(stop_timeout, "container stop timeout")
-    if (ports := environ.get(ENV_PREFIX + "RESERVED_PORTS")) is not None:
-        values["reserved_ports"] = _ports(ports)
-    if (udp_ports := environ.get(ENV_PREFIX + "RESERVED_PORTS_UDP")) is not None:
-        values["reserved_udp_ports"] = _ports(udp_ports)
     flags: Sequence[str] = args.attribute or []
     attributes = (
         tuple(parse_attribute(a) for a in flags)
@@ -246,6 +271,35 @@ def _non_negative_int(text: str, what: str) -> int:
         raise ValueError(f"{what} must be a whole number, got {text!r}") from None
     if value < 0:
         raise ValueError(f"{what} must not be negative")
+    return value
+
+
+def _offered_capacity(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What the host offers tasks, where the flags or env say: ``cpu_units``, ``memory_mib``,
+    ``oci_runtimes`` (flags over env) and the reserved ports (env only)."""
+    values: dict[str, Any] = {}
+    if (ports := environ.get(ENV_PREFIX + "RESERVED_PORTS")) is not None:
+        values["reserved_ports"] = _ports(ports)
+    if (udp_ports := environ.get(ENV_PREFIX + "RESERVED_PORTS_UDP")) is not None:
+        values["reserved_udp_ports"] = _ports(udp_ports)
+    for key, flag, env_name, what in (
+        ("cpu_units", "cpu_units", "CPU_UNITS", "CPU units"),
+        ("memory_mib", "memory", "MEMORY", "memory"),
+    ):
+        given = getattr(args, flag, None)
+        text = str(given) if given is not None else environ.get(ENV_PREFIX + env_name)
+        if text:
+            values[key] = _positive_int(text, what)
+    runtimes = getattr(args, "oci_runtime", None) or environ.get(ENV_PREFIX + "OCI_RUNTIMES", "").split(",")
+    if names := tuple(name.strip() for name in runtimes if name.strip()):
+        values["oci_runtimes"] = names
+    return values
+
+
+def _positive_int(text: str, what: str) -> int:
+    value = _non_negative_int(text, what)
+    if value == 0:
+        raise ValueError(f"{what} must be positive")
     return value
 
 

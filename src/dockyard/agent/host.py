@@ -141,18 +141,35 @@ class Registration:
         return next((a.value for a in self.attributes if a.name == name), None)
 
 
+def offered_runtimes(settings: AgentSettings, engine: EngineVersion) -> tuple[str, ...]:
+    """The OCI runtimes this host offers tasks: the engine's, or those of them the settings name
+    (ValueError naming a runtime the engine lacks)."""
+    if settings.oci_runtimes is None:
+        return engine.runtimes
+    missing = [name for name in settings.oci_runtimes if name not in engine.runtimes]
+    if missing:
+        raise ValueError(
+            f"OCI runtime {', '.join(missing)} is not one of the engine's ({', '.join(engine.runtimes)})"
+        )
+    return settings.oci_runtimes
+
+
 def build_registration(
     settings: AgentSettings, host: HostFacts, engine: EngineVersion, region: str
 ) -> Registration:
     """What the real ECS agent reports: resources, attributes (built-in, capabilities, custom), versions."""
-    memory = host.memory_total_mib - settings.reserved_memory_mib
+    memory = settings.memory_mib or host.memory_total_mib - settings.reserved_memory_mib
     if memory <= 0:
         raise ValueError(
             f"reserved memory {settings.reserved_memory_mib} MiB leaves nothing"
             f" of the host's {host.memory_total_mib} MiB"
         )
     resources: tuple[Mapping[str, Any], ...] = (
-        {"name": "CPU", "type": "INTEGER", "integerValue": host.cores * CPU_UNITS_PER_CORE},
+        {
+            "name": "CPU",
+            "type": "INTEGER",
+            "integerValue": settings.cpu_units or host.cores * CPU_UNITS_PER_CORE,
+        },
         {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
         {"name": "PORTS", "type": "STRINGSET", "stringSetValue": [str(p) for p in settings.reserved_ports]},
         {
@@ -167,7 +184,7 @@ def build_registration(
         Attribute("ecs.availability-zone", settings.availability_zone or f"{region}a"),
         *(Attribute(name) for name in docker_api_capabilities(engine)),
         *(Attribute(name) for name in CAPABILITIES),
-        *(Attribute(f"{RUNTIME_ATTRIBUTE_PREFIX}{name}") for name in engine.runtimes),
+        *(Attribute(f"{RUNTIME_ATTRIBUTE_PREFIX}{name}") for name in offered_runtimes(settings, engine)),
     ]
     custom_names = {a.name for a in settings.attributes}
     attributes = tuple(a for a in builtin if a.name not in custom_names) + settings.attributes

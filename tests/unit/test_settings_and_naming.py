@@ -87,6 +87,25 @@ def test_boolean_settings_read_common_spellings() -> None:
         load_settings(environ={"DOCKYARD_ALLOW_PRIVILEGED": "maybe"})
 
 
+def test_fargate_pool_settings_default_and_refuse_negative_values() -> None:
+    defaults = load_settings()
+    assert defaults.fargate_spot_interruption_rate_per_hour == 0.0
+    assert defaults.fargate_idle_retire_s == 600.0
+    assert defaults.fargate_retire_command is None
+    env = {
+        "DOCKYARD_FARGATE_SPOT_INTERRUPTION_RATE_PER_HOUR": "2.5",
+        "DOCKYARD_FARGATE_IDLE_RETIRE_S": "3",
+        "DOCKYARD_FARGATE_RETIRE_COMMAND": "destroy-vm",
+    }
+    given = load_settings(environ=env)
+    assert given.fargate_spot_interruption_rate_per_hour == 2.5
+    assert (given.fargate_idle_retire_s, given.fargate_retire_command) == (3.0, "destroy-vm")
+    for name in ("FARGATE_SPOT_INTERRUPTION_RATE_PER_HOUR", "FARGATE_IDLE_RETIRE_S"):
+        for bad in ("-1", "nan", "inf", "often"):
+            with pytest.raises(ValueError, match=name.lower()):
+                load_settings(environ={f"DOCKYARD_{name}": bad})
+
+
 def test_operations_run_inline_are_real_and_implemented() -> None:
     import botocore.session
 

@@ -8,6 +8,7 @@ variables, then command-line flags. Each field's environment variable is its nam
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -84,6 +85,24 @@ class ServerSettings:
     fargate_provision_interval_s: float = 60.0
     """The least time between two runs of the provisioner command."""
 
+    fargate_idle_retire_s: float = 600.0
+    """How long a pool host the provisioner started (one registered by ``dockyard agent --fargate
+    --provisioned``) may stay idle, with no task on it that is not STOPPED, before it is retired:
+    deregistered, its agent told to exit, and ``fargate_retire_command`` run. The server's own pool host is
+    never retired."""
+
+    fargate_retire_command: str | None = None
+    """A command run (through the shell, in the background) for each retired pool host, to destroy what
+    the provisioner made (e.g. the VM). Its environment names the host's container instance ARN
+    (``DOCKYARD_FARGATE_CONTAINER_INSTANCE_ARN``), its EC2-style instance id
+    (``DOCKYARD_FARGATE_EC2_INSTANCE_ID``), the address its agent reached the server from
+    (``DOCKYARD_FARGATE_HOST_ADDRESS``, empty if unknown) and the region (``DOCKYARD_FARGATE_REGION``)."""
+
+    fargate_spot_interruption_rate_per_hour: float = 0.0
+    """Interruptions per hour of each RUNNING FARGATE_SPOT task, drawn as a Poisson process (0: never; a
+    task is then interrupted only by ``dockyard fargate interrupt``). An interruption is what AWS does:
+    SIGTERM, two minutes before SIGKILL, stopCode SpotInterruption."""
+
     max_uploads_per_repository: int = 256
     """Blob upload sessions one repository may hold open; at the cap, sessions older than ten minutes
     make room (oldest first), else new ones are refused (TOOMANYREQUESTS, LimitExceededException)."""
@@ -152,6 +171,14 @@ def _boolean(value: object) -> bool:
     raise ValueError(value)
 
 
+def _non_negative(value: object) -> float:
+    """A duration or a rate: a finite float, not below zero."""
+    number = float(str(value).strip())
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(value)
+    return number
+
+
 def _rate(value: object) -> Decimal:
     """A price or a discount: a finite, non-negative decimal (TOML floats read through their text)."""
     try:
@@ -178,6 +205,8 @@ _CONVERTERS: dict[str, Any] = {
     "allow_privileged": _boolean,
     "fargate_local_pool": _boolean,
     "fargate_provision_interval_s": float,
+    "fargate_idle_retire_s": _non_negative,
+    "fargate_spot_interruption_rate_per_hour": _non_negative,
     "fargate_x86_vcpu_hour": _rate,
     "fargate_x86_gb_hour": _rate,
     "fargate_arm_vcpu_hour": _rate,

@@ -163,6 +163,20 @@ def mark_all_disconnected(conn: Connection) -> int:
     return int(result.rowcount or 0)
 
 
+def cluster_regions(conn: Connection, account_id: str, cluster_name: str) -> list[str]:
+    """The regions where the account's cluster ``cluster_name`` has an ACTIVE or DRAINING instance."""
+    query = (
+        select(table.c.region)
+        .where(
+            table.c.account_id == account_id,
+            table.c.cluster_name == cluster_name,
+            table.c.status.in_(REGISTERED),
+        )
+        .distinct()
+    )
+    return [str(region) for (region,) in conn.execute(query)]
+
+
 def count_registered(
     conn: Connection, account_id: str, region: str, cluster_names: Iterable[str]
 ) -> dict[str, int]:

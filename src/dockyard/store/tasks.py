@@ -25,6 +25,7 @@ from sqlalchemy import (
     RowMapping,
     and_,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -524,6 +525,48 @@ def regions_with_work(conn: Connection) -> list[str]:
         .distinct()
     )
     return [str(region) for (region,) in conn.execute(query)]
+
+
+def list_running_spot(conn: Connection, region: str) -> list[TaskRecord]:
+    """The region's FARGATE_SPOT tasks that are RUNNING and still meant to run, in ARN order."""
+    query = select(table).where(*_RUNNING_SPOT, table.c.region == region).order_by(table.c.arn)
+    return [_to_record(row._mapping) for row in conn.execute(query)]
+
+
+def regions_with_running_spot(conn: Connection) -> list[str]:
+    """Regions that have a FARGATE_SPOT task RUNNING and still meant to run."""
+    return [str(r) for (r,) in conn.execute(select(table.c.region).where(*_RUNNING_SPOT).distinct())]
+
+
+_RUNNING_SPOT = (
+    table.c.launch_type == "FARGATE",
+    table.c.last_status == RUNNING,
+    table.c.desired_status == RUNNING,
+    table.c.capacity_provider_name == "FARGATE_SPOT",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceActivity:
+    live: int = 0
+    """Tasks on the instance that are not STOPPED."""
+    last_stopped_at: datetime | None = None
+    """When the last of its tasks still stored stopped."""
+
+
+def instance_activity(conn: Connection, instance_arns: Iterable[str]) -> dict[str, InstanceActivity]:
+    """What runs on each of ``instance_arns`` (every account's tasks: a Fargate pool instance runs them
+    all); instances that never had a task still stored are absent."""
+    arns = list(set(instance_arns))
+    if not arns:
+        return {}
+    live = func.sum(case((table.c.last_status != STOPPED, 1), else_=0))
+    rows = conn.execute(
+        select(table.c.container_instance_arn, live, func.max(table.c.stopped_at))
+        .where(table.c.container_instance_arn.in_(arns))
+        .group_by(table.c.container_instance_arn)
+    )
+    return {str(arn): InstanceActivity(int(n or 0), stopped) for arn, n, stopped in rows}
 
 
 def purge_stopped(conn: Connection, *, stopped_before: datetime) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
 from dockyard.control.controllers.fargate import FargatePoolController
+from dockyard.control.controllers.fargate_spot import SpotInterrupter
 from dockyard.control.controllers.runner import ControllerLoop, ControllerRunner
 from dockyard.control.controllers.services import ServiceController
 from dockyard.core.clock import Clock, system_clock
@@ -136,6 +138,16 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     pool_loop: ControllerLoop[Any] = ControllerLoop(pool, workers=1, batch_size=8)
     changes.subscribe(pool.watch(pool_loop.queue))
     controllers = ControllerRunner([service_loop, pool_loop])
+    if settings.fargate_spot_interruption_rate_per_hour > 0:
+        spot = SpotInterrupter(
+            runtime.db,
+            rate_per_hour=settings.fargate_spot_interruption_rate_per_hour,
+            clock=clock,
+            random=random.Random().random,  # noqa: S311 - a simulation, not a secret
+            wake_instances=notifier.notify,
+            changes=changes,
+        )
+        controllers.add(ControllerLoop(spot, workers=1, batch_size=8))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

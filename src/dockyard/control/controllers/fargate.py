@@ -95,7 +95,7 @@ class FargatePoolController:
         if placed:
             self._wake([t.container_instance_arn for t in placed])
         touched = [*placed, *finished]
-        for cluster, groups in _by_cluster(touched).items():
+        for cluster, groups in tasks_by_cluster(touched).items():
             self._changes.tasks_changed(cluster, groups)
         if still_waiting > 0:
             if self._ask is not None:
@@ -124,7 +124,8 @@ def _finish(tx: Connection, record: TaskRecord, now: datetime) -> TaskRecord:
     )
 
 
-def _by_cluster(records: Sequence[TaskRecord]) -> dict[ClusterRef, list[str | None]]:
+def tasks_by_cluster(records: Sequence[TaskRecord]) -> dict[ClusterRef, list[str | None]]:
+    """The task groups of ``records`` per cluster, as the change feed wants them after a commit."""
     found: dict[ClusterRef, list[str | None]] = {}
     for record in records:
         found.setdefault(ClusterRef(record.account_id, record.region, record.cluster_name), []).append(

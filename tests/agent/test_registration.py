@@ -19,6 +19,7 @@ from dockyard.agent.host import (
     HostFacts,
     build_registration,
     docker_api_capabilities,
+    outbound_address,
     parse_meminfo_mib,
 )
 from dockyard.agent.main import AgentDeps, run
@@ -378,6 +379,26 @@ def test_offered_runtimes_are_the_engines_or_those_named(tmp_path: Path) -> None
         offered(oci_runtimes=("kata",))
 
 
+def test_a_provisioned_pool_host_marks_itself_with_its_address(tmp_path: Path) -> None:
+    def attributes(address: str | None, **overrides: Any) -> dict[str, str | None]:
+        registration = build_registration(
+            settings(tmp_path, **overrides), HOST, ENGINE, "us-east-1", address=address
+        )
+        return {a.name: a.value for a in registration.attributes}
+
+    provisioned = attributes("10.0.0.7", provisioned=True)
+    assert provisioned["dockyard.pool.provisioned"] == "true"
+    assert provisioned["dockyard.host.address"] == "10.0.0.7"
+    assert "dockyard.host.address" not in attributes(None, provisioned=True)
+    plain = attributes("10.0.0.7")
+    assert "dockyard.pool.provisioned" not in plain and "dockyard.host.address" not in plain
+
+
+def test_outbound_address_is_the_source_address_towards_the_endpoint() -> None:
+    assert outbound_address("http://127.0.0.1:4566") == "127.0.0.1"
+    assert outbound_address("not a url") is None
+
+
 def test_too_much_reserved_memory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved memory"):
         build_registration(settings(tmp_path, reserved_memory_mib=4096), HOST, ENGINE, "us-east-1")
@@ -429,9 +450,25 @@ def test_flags_over_env_over_defaults() -> None:
     assert flags.attributes == (Attribute("x", "y=z"),)
 
 
+def test_provisioned_is_a_fargate_flag_also_read_from_the_env() -> None:
+    flagged = parse(["--endpoint", "http://x", "--fargate", "--provisioned"], {})
+    assert flagged.provisioned and flagged.cluster == "fargate"
+    from_env = parse(
+        [],
+        {
+            "DOCKYARD_AGENT_ENDPOINT": "http://x",
+            "DOCKYARD_AGENT_FARGATE": "1",
+            "DOCKYARD_AGENT_PROVISIONED": "1",
+        },
+    )
+    assert from_env.provisioned and from_env.cluster == "fargate"
+    assert not parse(["--endpoint", "http://x", "--fargate"], {}).provisioned
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--endpoint", "http://x", "--cluster", "c", "--provisioned"], "--fargate"),
         (["--cluster", "c"], "--endpoint"),
         (["--endpoint", "http://x"], "--cluster"),
         (["--endpoint", "x:1", "--cluster", "c"], "http"),
@@ -481,6 +518,48 @@ def test_run_registers_heartbeats_and_stops(tmp_path: Path) -> None:
     assert host.joined.container_instance_arn == state.container_instance_arn
     assert host.joined.cluster_arn == cluster_arn_of(state.container_instance_arn)
     assert host.joined.cluster_arn.endswith(":cluster/" + host.joined.cluster)
+
+
+@pytest.mark.parametrize("provisioned", [True, False])
+def test_a_retired_provisioned_host_exits_0_and_any_other_registers_again(
+    tmp_path: Path, provisioned: bool
+) -> None:
+    ecs = FakeEcs()
+    stop = threading.Event()
+    original = ecs.describe_container_instances
+    described: list[str] = []
+
+    def describe(**kwargs: Any) -> dict[str, Any]:
+        described.append(kwargs["containerInstances"][0])
+        if len(described) == 1:  # the server deregistered the instance
+            arn = kwargs["containerInstances"][0]
+            return {"containerInstances": [{"containerInstanceArn": arn, "status": "INACTIVE"}]}
+        stop.set()
+        return original(**kwargs)
+
+    ecs.describe_container_instances = describe  # type: ignore[method-assign]
+    hosts: list[RecordingTaskHost] = []
+
+    def task_host(_settings: AgentSettings, joined: Joined, _client: Any) -> RecordingTaskHost:
+        hosts.append(RecordingTaskHost(joined))
+        return hosts[-1]
+
+    deps = AgentDeps(
+        client_factory=lambda _endpoint, _region: (ecs, "us-east-1"),
+        engine_probe=lambda _socket: ENGINE,
+        host_probe=lambda: HOST,
+        address_probe=lambda _endpoint: "10.1.2.3",
+        task_host=task_host,
+    )
+    options = settings(tmp_path, heartbeat_interval_s=0.001, provisioned=provisioned)
+    assert run(options, stop, deps) == 0
+    registered = [a["value"] for a in ecs.calls[0]["attributes"] if a["name"] == "dockyard.host.address"]
+    assert registered == (["10.1.2.3"] if provisioned else [])
+    assert all(h.closed for h in hosts)
+    if provisioned:
+        assert len(described) == 1 and len(hosts) == 1 and len(ecs.calls) == 1
+    else:
+        assert len(hosts) == 2 and len(ecs.calls) == 2  # registered again (the fake takes the old ARN)
 
 
 class RecordingTaskHost:

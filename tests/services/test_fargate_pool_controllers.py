@@ -1,10 +1,11 @@
-"""The Fargate pool's time-driven controllers on a real SQLite store, with a settable clock: Spot tasks
-are interrupted at random (never on-demand ones). No HTTP, no Docker."""
+"""The Fargate pool's time-driven controllers on a real SQLite store, with a settable clock: idle
+provisioned hosts are retired after the grace period (never the server's own, never a busy one), and Spot
+tasks are interrupted at random (never on-demand ones). No HTTP, no Docker."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -13,16 +14,19 @@ from typing import Any
 import pytest
 
 from dockyard.control.changes import ChangeFeed, ClusterChange
+from dockyard.control.controllers.fargate_hosts import PoolHostRetirer
 from dockyard.control.controllers.fargate_spot import SpotInterrupter
 from dockyard.core.context import RequestContext
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.store import container_instances as instance_store
 from dockyard.store import tasks as task_store
+from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import Database, open_database
 from tests.services.conftest import T0, Clock
 
 REGION = "us-east-1"
+GRACE_S = 600.0
 
 
 @dataclass
@@ -85,6 +89,71 @@ def world(tmp_path: Path) -> Iterator[World]:
     )
     yield w
     db.close()
+
+
+def retirer(world: World, retired: list[ContainerInstanceRecord]) -> PoolHostRetirer:
+    def on_retired(hosts: Sequence[ContainerInstanceRecord]) -> None:
+        retired.extend(hosts)
+
+    return PoolHostRetirer(
+        world.db,
+        pool_account_id=world.principal.account_id,
+        clock=world.clock,
+        grace_s=GRACE_S,
+        changes=world.changes,
+        on_retired=on_retired,
+    )
+
+
+def test_an_idle_provisioned_host_is_retired_after_the_grace_and_the_local_one_never(world: World) -> None:
+    provisioned = world.register_host("fargate", provisioned=True)
+    local = world.register_host("fargate", provisioned=False)
+    retired: list[ContainerInstanceRecord] = []
+    controller = retirer(world, retired)
+    assert list(controller.all_keys()) == [REGION]
+
+    world.clock.now = T0 + timedelta(seconds=599)
+    assert controller.sync_region(REGION) == pytest.approx(1.0)
+    assert retired == [] and world.status(provisioned) == "ACTIVE"
+
+    # A task on it keeps it, however long it runs.
+    (task,) = world.call(
+        "start_task", cluster="fargate", taskDefinition="job", containerInstances=[provisioned]
+    )["tasks"]
+    world.clock.now = T0 + timedelta(seconds=5000)
+    assert controller.sync_region(REGION) is None
+    assert world.status(provisioned) == "ACTIVE"
+
+    # Idle again from its task's stop: retired one grace period later.
+    stopped_at = T0 + timedelta(seconds=5100)
+    with world.db.write() as tx:
+        task_store.record_task_state(tx, task["taskArn"], task_store.STOPPED, now=stopped_at)
+    world.clock.now = stopped_at + timedelta(seconds=GRACE_S - 1)
+    assert controller.sync_region(REGION) == pytest.approx(1.0)
+    assert world.status(provisioned) == "ACTIVE"
+    world.published.clear()
+    world.clock.now = stopped_at + timedelta(seconds=GRACE_S)
+    assert controller.sync_region(REGION) is None
+    assert [h.arn for h in retired] == [provisioned]
+    assert retired[0].status == "INACTIVE" and not retired[0].agent_connected
+    assert retired[0].attributes["dockyard.host.address"] == "10.0.0.9"
+    assert world.status(provisioned) == "INACTIVE"
+    assert world.status(local) == "ACTIVE"
+    assert any(c.instances and c.cluster.cluster_name == "fargate" for c in world.published)
+
+    world.clock.now += timedelta(days=30)
+    assert controller.sync_region(REGION) is None
+    assert len(retired) == 1 and world.status(local) == "ACTIVE"
+
+
+def test_hosts_of_other_accounts_and_clusters_are_not_the_pools(world: World) -> None:
+    elsewhere = world.register_host("web", provisioned=True)
+    retired: list[ContainerInstanceRecord] = []
+    controller = retirer(world, retired)
+    world.clock.now = T0 + timedelta(days=1)
+    assert list(controller.all_keys()) == []
+    assert controller.sync_region(REGION) is None
+    assert retired == [] and world.status(elsewhere) == "ACTIVE"
 
 
 def test_running_spot_tasks_are_interrupted_at_random_and_on_demand_ones_never(world: World) -> None:

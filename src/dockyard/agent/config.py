@@ -88,6 +88,11 @@ class AgentSettings:
     firewall_enabled: bool = True
     """Enforce awsvpc tasks' security-group ingress with iptables (:mod:`dockyard.agent.firewall`);
     ``False`` (``--no-firewall``, ``DOCKYARD_AGENT_FIREWALL=0``) on hosts without iptables."""
+    provisioned: bool = False
+    """``--provisioned`` (with ``--fargate``; ``DOCKYARD_AGENT_PROVISIONED=1``, which the server's
+    provisioner command gets in its environment): a pool host the provisioner started. It registers
+    ``dockyard.pool.provisioned=true`` and the address it reaches the server from; the server retires it
+    once idle, and the agent then exits 0 instead of registering again."""
 
     @property
     def state_file(self) -> Path:
@@ -127,6 +132,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"join the Fargate pool (cluster {FARGATE_POOL_CLUSTER!r}, with the pool's credentials from "
         "'dockyard keys create --fargate-pool') instead of a cluster of yours",
+    )
+    parser.add_argument(
+        "--provisioned",
+        action="store_true",
+        default=None,
+        help="with --fargate: a pool host the server's provisioner started, retired (and this agent "
+        "exits) once idle",
     )
     parser.add_argument("--data-dir", type=Path, help=f"agent state directory (default {DEFAULT_DATA_DIR})")
     parser.add_argument(
@@ -212,6 +224,9 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
     cluster = FARGATE_POOL_CLUSTER if fargate else pick(args.cluster, "CLUSTER")
     if fargate and args.cluster not in (None, FARGATE_POOL_CLUSTER):
         raise ValueError("--fargate joins the pool's cluster: leave out --cluster")
+    provisioned = _switch(pick(getattr(args, "provisioned", None), "PROVISIONED") or "0", "provisioned")
+    if provisioned and not fargate:
+        raise ValueError("--provisioned is for a Fargate pool host: add --fargate")
     if not endpoint:
         raise ValueError("--endpoint (or DOCKYARD_AGENT_ENDPOINT) is required")
     if not endpoint.startswith(("http://", "https://")):
@@ -259,6 +274,7 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
         cluster=cluster,
         attributes=attributes,
         firewall_enabled=_switch(pick(getattr(args, "firewall", None), "FIREWALL") or "1", "firewall"),
+        provisioned=provisioned,
         **values,
     )
     return settings

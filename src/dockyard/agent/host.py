@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -51,6 +53,12 @@ class EngineVersion:
     runtimes: tuple[str, ...] = ()
     """The OCI runtimes ``GET /info`` lists (``runc``, ``runsc`` when gVisor is registered)."""
 
+
+PROVISIONED_ATTRIBUTE = "dockyard.pool.provisioned"
+"""Registered ``true`` by a pool host the provisioner started (``--provisioned``): the server retires it
+once idle (its ``fargate_rules.PROVISIONED_ATTRIBUTE``)."""
+ADDRESS_ATTRIBUTE = "dockyard.host.address"
+"""The address a provisioned host reaches the server from, for the retire command."""
 
 RUNTIME_ATTRIBUTE_PREFIX = "dockyard.oci-runtime."
 """One attribute per OCI runtime the engine offers (``dockyard.oci-runtime.runsc``): Fargate placement reads
@@ -154,10 +162,32 @@ def offered_runtimes(settings: AgentSettings, engine: EngineVersion) -> tuple[st
     return settings.oci_runtimes
 
 
+def outbound_address(endpoint: str) -> str | None:
+    """The local address this host reaches ``endpoint`` from (a UDP socket's source address: no packet is
+    sent), or None when it cannot be told."""
+    parts = urlsplit(endpoint)
+    if not parts.hostname:
+        return None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, type=socket.SOCK_DGRAM)
+        family, kind, proto, _, target = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.connect(target)
+            return str(probe.getsockname()[0])
+    except (OSError, IndexError):
+        return None
+
+
 def build_registration(
-    settings: AgentSettings, host: HostFacts, engine: EngineVersion, region: str
+    settings: AgentSettings,
+    host: HostFacts,
+    engine: EngineVersion,
+    region: str,
+    *,
+    address: str | None = None,
 ) -> Registration:
-    """What the real ECS agent reports: resources, attributes (built-in, capabilities, custom), versions."""
+    """What the real ECS agent reports: resources, attributes (built-in, capabilities, custom), versions;
+    a provisioned pool host also marks itself, with ``address`` when known."""
     memory = settings.memory_mib or host.memory_total_mib - settings.reserved_memory_mib
     if memory <= 0:
         raise ValueError(
@@ -186,6 +216,10 @@ def build_registration(
         *(Attribute(name) for name in CAPABILITIES),
         *(Attribute(f"{RUNTIME_ATTRIBUTE_PREFIX}{name}") for name in offered_runtimes(settings, engine)),
     ]
+    if settings.provisioned:
+        builtin.append(Attribute(PROVISIONED_ATTRIBUTE, "true"))
+        if address:
+            builtin.append(Attribute(ADDRESS_ATTRIBUTE, address))
     custom_names = {a.name for a in settings.attributes}
     attributes = tuple(a for a in builtin if a.name not in custom_names) + settings.attributes
     version_info = {"agentVersion": __version__, "dockerVersion": f"DockerVersion: {engine.version}"}

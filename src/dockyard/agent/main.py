@@ -3,7 +3,8 @@
 Wait for the Docker Engine, register (keeping the containerInstanceArn across restarts), discover the
 poll endpoint, start the task host (:mod:`dockyard.agent.task_host`: task engine, metadata endpoint,
 state reporter, push channel), then every ``heartbeat_interval_s`` describe this instance and log what
-the server sees — re-registering, and restarting the task host, if the server has lost it.
+the server sees — re-registering, and restarting the task host, if the server has lost it. A provisioned
+Fargate pool host (``--provisioned``) whose instance the server deregistered was retired: it exits 0.
 SIGTERM and SIGINT end the loop, or any backoff wait, promptly; the exit status is then 0. Containers
 keep running when the agent stops: the next start adopts them.
 """
@@ -31,6 +32,7 @@ from dockyard.agent.host import (
     HostFacts,
     build_registration,
     docker_engine_version,
+    outbound_address,
     probe_host,
 )
 from dockyard.agent.registration import EcsClient, Registrar, Retrier, Stopped, ecs_client, is_retryable
@@ -53,6 +55,7 @@ class AgentDeps:
     client_factory: Callable[[str, str | None], tuple[EcsClient, str]] = ecs_client
     engine_probe: Callable[[str], EngineVersion] = docker_engine_version
     host_probe: Callable[[], HostFacts] = probe_host
+    address_probe: Callable[[str], str | None] = outbound_address
     rng: Callable[[], float] = field(default=random.random)
     task_host: Callable[[AgentSettings, Joined, EcsClient], Closeable] = start_task_host
 
@@ -77,7 +80,8 @@ def _run(settings: AgentSettings, stop: threading.Event, deps: AgentDeps) -> int
     )
     engine = docker_retrier.call("Docker Engine /version", lambda: deps.engine_probe(settings.docker_socket))
     host = deps.host_probe()
-    registration = build_registration(settings, host, engine, region)
+    address = deps.address_probe(settings.endpoint) if settings.provisioned else None
+    registration = build_registration(settings, host, engine, region, address=address)
     log.info(
         "host: %d cores, %d MiB (CPU %s, MEMORY %s), Docker %s (API %s)",
         host.cores,
@@ -114,6 +118,9 @@ def _run(settings: AgentSettings, stop: threading.Event, deps: AgentDeps) -> int
                     raise
                 log.warning("cannot reach the server: %s", exc)
                 continue
+            if settings.provisioned and instance is not None and instance.get("status") == "INACTIVE":
+                log.info("the server retired container instance %s: exiting", arn)
+                break
             if instance is None or instance.get("status") == "INACTIVE":
                 log.warning("the server no longer has container instance %s: registering again", arn)
                 tasks.close()

@@ -25,6 +25,9 @@ instance; a newer connection replaces an older one (closed with :data:`CLOSE_REP
   last one this session sent — always at connect. The EC2 provider wakes the sessions concerned after a
   security-group change; membership changes (tasks starting or stopping elsewhere) arrive within a tick.
 - Stop verifications and health reports go to the store through the same service, in worker threads.
+- **Deregistered.** :meth:`AgentChannel.disconnect` (any thread) closes the sessions of instances the
+  server deregistered itself (a retired Fargate pool host) with :data:`CLOSE_DEREGISTERED`; a new session
+  for them is refused (INACTIVE), and their agents see the status at their next heartbeat.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -59,6 +62,7 @@ log = logging.getLogger(__name__)
 MANIFEST_EVERY_HEARTBEATS = 3
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
+CLOSE_DEREGISTERED = 4002
 MIN_INTERVAL_S = 0.05
 MAX_TRACKED_MESSAGES = 256
 
@@ -84,6 +88,7 @@ class AgentChannel:
         self._interval_s = max(heartbeat_interval_s, MIN_INTERVAL_S)
         self._live: dict[str, _Session] = {}
         self._state_locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def route(self) -> WebSocketRoute:
         return WebSocketRoute(protocol.WEBSOCKET_PATH, self.handle)
@@ -94,9 +99,24 @@ class AgentChannel:
     async def start(self) -> None:
         """At server start no session exists: clear every instance's ``agent_connected``. Single-server
         behaviour — see :mod:`dockyard.services.ecs.agent_sessions`."""
+        self._loop = asyncio.get_running_loop()
         cleared = await anyio.to_thread.run_sync(self._sessions.mark_all_disconnected)
         if cleared:
             log.info("marked %d container instances disconnected until their agents reconnect", cleared)
+
+    def disconnect(self, instance_arns: Iterable[str]) -> None:
+        """Close the live sessions of ``instance_arns`` (deregistered by the server); callable from any
+        thread, returns at once."""
+        arns = list(instance_arns)
+        if self._loop is not None and arns:
+            self._loop.call_soon_threadsafe(self._close_deregistered, arns)
+
+    def _close_deregistered(self, arns: Sequence[str]) -> None:
+        for arn in arns:
+            session = self._live.get(arn)
+            if session is not None:
+                log.info("instance deregistered: closing its push channel", extra={"instance": arn})
+                session.deregistered()
 
     async def handle(self, websocket: WebSocket) -> None:
         try:
@@ -195,6 +215,9 @@ class _Session:
 
     def replace(self) -> None:
         self._close(CLOSE_REPLACED)
+
+    def deregistered(self) -> None:
+        self._close(CLOSE_DEREGISTERED)
 
     def _close(self, code: int) -> None:
         if self._close_code is None:

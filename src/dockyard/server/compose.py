@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
 from dockyard.control.controllers.fargate import FargatePoolController
+from dockyard.control.controllers.fargate_hosts import PoolHostRetirer
 from dockyard.control.controllers.fargate_spot import SpotInterrupter
 from dockyard.control.controllers.runner import ControllerLoop, ControllerRunner
 from dockyard.control.controllers.services import ServiceController
@@ -27,7 +28,7 @@ from dockyard.core.clock import Clock, system_clock
 from dockyard.core.settings import ServerSettings
 from dockyard.registry.filesystem import FilesystemBlobDriver
 from dockyard.server.maintenance import maintain
-from dockyard.server.provisioner import Provisioner
+from dockyard.server.provisioner import Provisioner, RetireCommand
 from dockyard.server.runtime import Runtime
 from dockyard.services.base import Provider
 from dockyard.services.ce.provider import CeProvider, fargate_rates
@@ -39,6 +40,7 @@ from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.sts.provider import StsProvider
+from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,23 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     )
     pool_loop: ControllerLoop[Any] = ControllerLoop(pool, workers=1, batch_size=8)
     changes.subscribe(pool.watch(pool_loop.queue))
-    controllers = ControllerRunner([service_loop, pool_loop])
+    retire_command = RetireCommand(settings.fargate_retire_command)
+
+    def retired(hosts: Sequence[ContainerInstanceRecord]) -> None:
+        channel.disconnect(h.arn for h in hosts)
+        retire_command(hosts)
+
+    retirer = PoolHostRetirer(
+        runtime.db,
+        pool_account_id=pool_account,
+        clock=clock,
+        grace_s=settings.fargate_idle_retire_s,
+        changes=changes,
+        on_retired=retired,
+    )
+    retire_loop: ControllerLoop[Any] = ControllerLoop(retirer, workers=1, batch_size=8)
+    changes.subscribe(retirer.watch(retire_loop.queue))
+    controllers = ControllerRunner([service_loop, pool_loop, retire_loop])
     if settings.fargate_spot_interruption_rate_per_hour > 0:
         spot = SpotInterrupter(
             runtime.db,

@@ -128,6 +128,23 @@ def test_create_body_leaves_image_defaults_alone() -> None:
     assert not {"Memory", "CpuShares", "MemoryReservation"} & set(body["HostConfig"])
 
 
+def test_a_cgroup_parent_and_a_storage_size_are_passed_on() -> None:
+    body = docker_api.create_body(
+        ContainerSpec(name="x", image="busybox", cgroup_parent="/docker/abc", storage_size_gib=20)
+    )
+    assert body["HostConfig"]["CgroupParent"] == "/docker/abc"
+    assert body["HostConfig"]["StorageOpt"] == {"size": "20G"}
+
+
+@pytest.mark.parametrize(
+    ("driver", "backing", "limits"),
+    [("overlay2", "extfs", False), ("overlay2", "xfs", True), ("btrfs", "btrfs", True), ("vfs", "", False)],
+)
+def test_which_storage_drivers_cap_a_writable_layer(driver: str, backing: str, limits: bool) -> None:
+    info = {"Driver": driver, "DriverStatus": [["Backing Filesystem", backing], ["Supports d_type", "true"]]}
+    assert docker_api.limits_storage(info) is limits
+
+
 def test_parse_timestamp() -> None:
     assert docker_api.parse_timestamp("0001-01-01T00:00:00Z") is None
     assert docker_api.parse_timestamp("2024-05-01T12:00:01.123456789Z") == datetime(

@@ -58,8 +58,17 @@ class EventRuntime(CountingRuntime):
         super().remove(container_id)
 
 
-def _env(tmp_path: Path, runtimes: tuple[str, ...] = ("runc", "runsc")) -> Env:
-    runtime = EventRuntime(images=[IMAGE], pullable=[IMAGE], program_for=program_for, runtimes=runtimes)
+def _env(
+    tmp_path: Path, runtimes: tuple[str, ...] = ("runc", "runsc"), *, nests: bool = False, quota: bool = False
+) -> Env:
+    runtime = EventRuntime(
+        images=[IMAGE],
+        pullable=[IMAGE],
+        program_for=program_for,
+        runtimes=runtimes,
+        nests_cgroups=nests,
+        quota_storage=quota,
+    )
     return Env(tmp_path, runtime=runtime)
 
 
@@ -77,8 +86,7 @@ def awsvpc_task(task_id: str, *containers: dict[str, Any], **fields: Any) -> dic
         *containers,
         networkMode="awsvpc",
         networkInterface=dict(ENI),
-        launchType="FARGATE",
-        **fields,
+        **{"launchType": "FARGATE", **fields},
     )
 
 
@@ -219,6 +227,73 @@ def test_runsc_asked_but_missing_falls_back_to_runc_with_one_warning(
         assert all(env.by_name(p["taskArn"])["web"].runtime == "runc" for p in payloads)
         warnings = [r for r in caplog.records if "weaker isolation" in r.getMessage()]
         assert len(warnings) == 1
+    finally:
+        engine.close()
+
+
+def test_a_fargate_tasks_containers_share_its_pause_containers_cgroup_limited_to_the_task(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path, nests=True)
+    engine = env.engine()
+    try:
+        payload = awsvpc_task("c1", container("web"), container("sidecar"), cpu="512", memory="1024")
+        engine.apply([payload])
+        env.wait_status(payload["taskArn"], "RUNNING")
+        pause, *others = _specs(env)
+        assert (pause.memory_bytes, pause.nano_cpus) == (1024 * 1024 * 1024, 500_000_000)
+        pause_id = _pause(env, payload["taskArn"])
+        assert [s.cgroup_parent for s in others] == [f"/docker/{pause_id}"] * 2
+        assert pause.cgroup_parent is None
+    finally:
+        engine.close()
+
+
+def test_without_nested_cgroups_each_container_alone_has_the_tasks_limits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = _env(tmp_path, nests=False)
+    engine = env.engine()
+    try:
+        with caplog.at_level(logging.WARNING, logger="dockyard.agent.tasks"):
+            payload = awsvpc_task("c2", container("web"), cpu="256", memory="512")
+            engine.apply([payload])
+            env.wait_status(payload["taskArn"], "RUNNING")
+        _pause_spec, web = _specs(env)
+        assert web.cgroup_parent is None
+        assert (web.memory_bytes, web.nano_cpus) == (512 * 1024 * 1024, 250_000_000)
+        assert any("cannot nest cgroups" in r.getMessage() for r in caplog.records)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("quota", [True, False], ids=["quota-driver", "overlay2-on-ext4"])
+def test_ephemeral_storage_is_capped_where_the_driver_can(
+    tmp_path: Path, quota: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = _env(tmp_path, quota=quota)
+    engine = env.engine()
+    try:
+        with caplog.at_level(logging.WARNING, logger="dockyard.agent.tasks"):
+            payload = awsvpc_task("c4", container("web"), cpu="256", memory="512", ephemeralStorageGiB=20)
+            engine.apply([payload])
+            env.wait_status(payload["taskArn"], "RUNNING")
+        _pause_spec, web = _specs(env)
+        assert web.storage_size_gib == (20 if quota else None)
+        assert any("ephemeral storage is not enforced" in r.getMessage() for r in caplog.records) is not quota
+    finally:
+        engine.close()
+
+
+def test_an_ec2_awsvpc_task_gets_no_task_cgroup(tmp_path: Path) -> None:
+    env = _env(tmp_path, nests=True)
+    engine = env.engine()
+    try:
+        payload = awsvpc_task("c3", container("web"), launchType="EC2", memory="512")
+        engine.apply([payload])
+        env.wait_status(payload["taskArn"], "RUNNING")
+        pause, web = _specs(env)
+        assert (pause.memory_bytes, pause.nano_cpus, web.cgroup_parent) == (None, None, None)
     finally:
         engine.close()
 

@@ -169,6 +169,7 @@ def test_run_task_on_fargate_with_the_aws_cli(
         [
             {"name": "web", "image": image, "essential": True, "command": ["sh", "-c", WEB]},
             {"name": "probe", "image": image, "essential": False, "command": ["sh", "-c", PROBE_LOCALHOST]},
+            {"name": "meta", "image": image, "essential": False, "command": ["sh", "-c", READ_METADATA]},
         ],
     )
     network = (
@@ -205,11 +206,24 @@ def test_run_task_on_fargate_with_the_aws_cli(
     assert "hello from dockyard" in httpx.get(f"http://{address}:8080/", timeout=5).text
 
     inspected = task_containers(task["taskArn"])
-    web, probe = inspected["web"], inspected["probe"]
+    web, probe, pause = inspected["web"], inspected["probe"], inspected["~internal~ecs~pause"]
     assert web["HostConfig"]["Runtime"] == "runsc"
     assert web["HostConfig"]["Memory"] == 512 * 1024 * 1024
     assert web["HostConfig"]["NanoCpus"] == 250_000_000
     wait_until(lambda: "reached-localhost" in logs(probe["Id"]), deadline_s=30, what="the probe on localhost")
+    _assert_one_task_cgroup(pause, [web, probe, inspected["meta"]])
+    wait_until(lambda: "exit" in logs(inspected["meta"]["Id"]), deadline_s=30, what="the task metadata")
+    first_read = logs(inspected["meta"]["Id"])
+    assert first_read.rstrip().endswith("exit 0"), first_read  # at the container's start: no retry
+    assert first_read.startswith(("HTTP/1.0 200", "HTTP/1.1 200")), first_read
+    metadata = json.loads(first_read[first_read.index("{") : first_read.rindex("}") + 1])
+    assert "AWS_EXECUTION_ENV=AWS_ECS_FARGATE" in web["Config"]["Env"]
+    assert metadata["LaunchType"] == "FARGATE" and metadata["TaskARN"] == task["taskArn"]
+    assert metadata["AvailabilityZone"] == subnets[0]["AvailabilityZone"]
+    assert metadata["Limits"] == {"CPU": 0.25, "Memory": 512}
+    (web_metadata,) = [c for c in metadata["Containers"] if c["Name"] == "web"]
+    assert web_metadata["Networks"][0]["NetworkMode"] == "awsvpc"
+    assert web_metadata["Networks"][0]["IPv4Addresses"] == [address]
 
     interfaces = aws_json(env, "ec2", "describe-network-interfaces")["NetworkInterfaces"]
     assert [i["PrivateIpAddress"] for i in interfaces] == [address]
@@ -219,6 +233,29 @@ def test_run_task_on_fargate_with_the_aws_cli(
     assert stopped["stopCode"] == "UserInitiated"
     assert [a["status"] for a in stopped["attachments"]] == ["DELETED"]
     assert aws_json(env, "ec2", "describe-network-interfaces")["NetworkInterfaces"] == []
+
+
+# busybox's wget fails under this gVisor (hostinet answers its read with EAGAIN), so nc speaks HTTP.
+READ_METADATA = (
+    "u=${ECS_CONTAINER_METADATA_URI_V4#http://}; hp=${u%%/*}; "
+    'printf "GET /${u#*/}/task HTTP/1.0\\r\\n\\r\\n" | nc ${hp%:*} ${hp#*:}; '
+    'code=$?; echo; echo "exit $code"; sleep 3600'
+)
+
+
+def _assert_one_task_cgroup(pause: dict[str, Any], task_containers_: list[dict[str, Any]]) -> None:
+    """The task's size bounds its containers together, not only each one: their cgroups are created
+    inside the pause container's, which has the task's limits (on this host's cgroup v1, cgroupfs)."""
+    assert pause["HostConfig"]["Memory"] == 512 * 1024 * 1024
+    assert pause["HostConfig"]["NanoCpus"] == 250_000_000
+    task_cgroup = f"/docker/{pause['Id']}"
+    memory = Path("/sys/fs/cgroup/memory") / task_cgroup.lstrip("/")
+    cpu = Path("/sys/fs/cgroup/cpu") / task_cgroup.lstrip("/")
+    assert int((memory / "memory.limit_in_bytes").read_text()) == 512 * 1024 * 1024
+    assert int((cpu / "cpu.cfs_quota_us").read_text()) * 4 == int((cpu / "cpu.cfs_period_us").read_text())
+    for container in task_containers_:
+        assert container["HostConfig"]["CgroupParent"] == task_cgroup
+        assert (memory / container["Id"]).is_dir(), f"{container['Name']} outside the task's cgroup"
 
 
 def _answers(address: str) -> bool:

@@ -141,6 +141,16 @@ def test_payload_defaults_and_a_purged_definition() -> None:
     ]
 
 
+def test_a_fargate_payload_carries_its_ephemeral_storage() -> None:
+    body = {"containerDefinitions": BODY["containerDefinitions"]}
+    assert task_payload(record(launch_type="FARGATE"), body, [])["ephemeralStorageGiB"] == 20
+    sized = {**body, "ephemeralStorage": {"sizeInGiB": 50}}
+    assert task_payload(record(launch_type="FARGATE"), sized, [])["ephemeralStorageGiB"] == 50
+    overridden = record(launch_type="FARGATE", overrides={"ephemeralStorage": {"sizeInGiB": 100}})
+    assert task_payload(overridden, sized, [])["ephemeralStorageGiB"] == 100
+    assert "ephemeralStorageGiB" not in task_payload(record(), sized, [])  # EC2: the host's disk
+
+
 def test_environment_merge_keeps_order_and_replaces_by_name() -> None:
     assert merge_environment(
         [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], [{"name": "A", "value": "9"}]

@@ -8,8 +8,9 @@ What ECS does, and so what this does:
 - Labels: the task definition's ``dockerLabels`` plus ECS's own (task ARN, container name, cluster, family,
   revision) and ``dockyard.container-instance-arn``, by which an agent finds *its* containers again after a
   restart (two agents may share one Docker Engine).
-- Environment: the definition's, plus ``AWS_EXECUTION_ENV=AWS_ECS_EC2`` and, when the agent serves the task
-  metadata endpoint and the container has a network, ``ECS_CONTAINER_METADATA_URI_V4``.
+- Environment: the definition's, plus ``AWS_EXECUTION_ENV`` (``AWS_ECS_EC2``, or ``AWS_ECS_FARGATE``)
+  and, when the agent serves the task metadata endpoint and the container has a network,
+  ``ECS_CONTAINER_METADATA_URI_V4``.
 - CPU units become CPU shares (at least 2, as the ECS agent does for ``cpu: 0``); ``memory`` and
   ``memoryReservation`` (MiB) the hard and soft limits; a container with neither, in a task with task-level
   memory, gets the task's memory as its hard limit.
@@ -62,7 +63,8 @@ PAUSE_RUNTIME = "runc"
 """The pause container only holds the namespace; it runs under runc whatever the task asks for."""
 
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
-EXECUTION_ENV = {"AWS_EXECUTION_ENV": "AWS_ECS_EC2"}
+EXECUTION_ENV = "AWS_EXECUTION_ENV"
+"""Names where the container runs, as ECS sets it: ``AWS_ECS_EC2`` or ``AWS_ECS_FARGATE``."""
 
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
@@ -172,6 +174,8 @@ def pause_spec(
             container_instance_arn=container_instance_arn,
         ),
         cpu_shares=MIN_CPU_SHARES,
+        nano_cpus=fargate_nano_cpus(task),
+        memory_bytes=fargate_memory_bytes(task),
         network=NetworkAttachment(
             subnet_network_name(str(interface["subnetId"])),
             ipv4_address=str(interface["privateIPv4Address"]),
@@ -201,14 +205,18 @@ def labels_for(
 
 
 def environment_for(
-    definition: Mapping[str, Any], mode: TaskNetworkMode, metadata_endpoint: str | None, metadata_token: str
+    definition: Mapping[str, Any],
+    mode: TaskNetworkMode,
+    metadata_endpoint: str | None,
+    metadata_token: str,
+    launch_type: str = "EC2",
 ) -> dict[str, str]:
     env = {
         str(item["name"]): str(item.get("value", ""))
         for item in definition.get("environment") or ()
         if item.get("name")
     }
-    env.update(EXECUTION_ENV)
+    env[EXECUTION_ENV] = "AWS_ECS_FARGATE" if launch_type == "FARGATE" else "AWS_ECS_EC2"
     if metadata_endpoint and mode != "none":
         env[METADATA_ENV] = f"{metadata_endpoint.rstrip('/')}/v4/{metadata_token}"
     return env
@@ -284,6 +292,13 @@ def memory_limits(task: TaskPayload, definition: Mapping[str, Any]) -> tuple[int
     return (hard * MiB if hard else None), (soft * MiB if soft else None)
 
 
+def fargate_memory_bytes(task: TaskPayload) -> int | None:
+    """A Fargate task's memory in bytes (the limit of its pause container's cgroup, which holds its
+    containers' cgroups where the engine can nest them); None for other tasks."""
+    mib = parse_memory_mib(task.get("memory")) if task.get("launchType") == "FARGATE" else None
+    return mib * MiB if mib else None
+
+
 def fargate_nano_cpus(task: TaskPayload) -> int | None:
     """A Fargate task's containers are limited to the task's vCPUs (``cpu`` units / 1024); None else."""
     units = _int(task.get("cpu")) if task.get("launchType") == "FARGATE" else None
@@ -320,11 +335,16 @@ def build_spec(
     default_stop_timeout_s: int = DEFAULT_STOP_TIMEOUT_S,
     network_container: str | None = None,
     oci_runtime: str | None = None,
+    cgroup_parent: str | None = None,
+    limits_storage: bool = False,
 ) -> ContainerSpec:
     """The :class:`ContainerSpec` of one container of ``task``. Raises :class:`SpecError`.
 
     ``network_container``: the pause container an awsvpc task's containers join (required then);
-    ``oci_runtime``: the OCI runtime to ask for (``None``: the engine's default).
+    ``oci_runtime``: the OCI runtime to ask for (``None``: the engine's default); ``cgroup_parent``: the
+    task's cgroup (its pause container's), whose limits all its containers share; ``limits_storage``:
+    the storage driver can cap a writable layer (each container of a Fargate task at the task's
+    ephemeral storage).
     """
     mode = network_mode(task)
     if mode == "awsvpc" and network_container is None:
@@ -343,7 +363,9 @@ def build_spec(
         image=str(definition["image"]),
         command=_strings(definition.get("command")),
         entrypoint=_strings(definition.get("entryPoint")),
-        env=environment_for(definition, mode, metadata_endpoint, metadata_token),
+        env=environment_for(
+            definition, mode, metadata_endpoint, metadata_token, str(task.get("launchType") or "EC2")
+        ),
         working_dir=definition.get("workingDirectory") or None,
         user=definition.get("user") or None,
         labels=labels_for(  # the task's own cluster: a Fargate pool host runs other clusters' tasks
@@ -360,6 +382,8 @@ def build_spec(
         network_mode=docker_mode,
         network_container=network_container if mode == "awsvpc" else None,
         runtime=oci_runtime,
+        cgroup_parent=cgroup_parent,
+        storage_size_gib=_int(task.get("ephemeralStorageGiB")) if limits_storage else None,
         binds=binds_for(task, definition),
         ulimits=ulimits_for(definition),
         readonly_rootfs=bool(definition.get("readonlyRootFilesystem", False)),

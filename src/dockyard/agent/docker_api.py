@@ -96,6 +96,17 @@ def pull_digest(progress_lines: list[str]) -> str | None:
     return None
 
 
+QUOTA_DRIVERS = frozenset({"btrfs", "zfs", "devicemapper"})
+
+
+def limits_storage(info: Mapping[str, Any]) -> bool:
+    """From ``GET /info``: whether the storage driver honours ``StorageOpt size`` (overlay2 only on xfs,
+    and there only with project quotas, which the engine checks when the container is created)."""
+    driver = str(info.get("Driver") or "")
+    status = {str(pair[0]): str(pair[1]) for pair in info.get("DriverStatus") or () if len(pair) == 2}
+    return driver in QUOTA_DRIVERS or (driver == "overlay2" and status.get("Backing Filesystem") == "xfs")
+
+
 def create_body(spec: ContainerSpec) -> dict[str, Any]:
     """The ``POST /containers/create`` body for ``spec`` (the name goes in the query string)."""
     port_bindings: dict[str, list[dict[str, str]]] = {}
@@ -128,6 +139,10 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host_config["NanoCpus"] = spec.nano_cpus
     if spec.runtime is not None:
         host_config["Runtime"] = spec.runtime
+    if spec.storage_size_gib is not None:
+        host_config["StorageOpt"] = {"size": f"{spec.storage_size_gib}G"}
+    if spec.cgroup_parent is not None:
+        host_config["CgroupParent"] = spec.cgroup_parent
     body: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{key}={value}" for key, value in spec.env.items()],

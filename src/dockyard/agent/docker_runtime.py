@@ -34,6 +34,8 @@ from dockyard.agent.runtime import (
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_VERSION = "1.41"
+DEFAULT_CGROUP_PARENT = "/docker"
+"""Where the cgroupfs driver puts containers that name no ``CgroupParent`` (the daemon's own default)."""
 # Headroom over a stop timeout for the engine to deliver SIGKILL and reap the container.
 _STOP_GRACE_S = 30.0
 
@@ -64,6 +66,8 @@ class DockerRuntime:
     ) -> None:
         self._socket_path = Path(socket_path)
         self._pull_timeout_s = pull_timeout_s
+        self._nests: bool | None = None
+        self._limits_storage: bool | None = None
         self._client = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket_path),
             base_url=f"http://docker/v{api_version}",
@@ -165,9 +169,25 @@ class DockerRuntime:
     # --- engine and networks -------------------------------------------------------------------------------
 
     def runtimes(self) -> frozenset[str]:
+        return frozenset(str(name) for name in (self._info().get("Runtimes") or {}))
+
+    def limits_storage(self) -> bool:
+        if self._limits_storage is None:
+            self._limits_storage = docker_api.limits_storage(self._info())
+        return self._limits_storage
+
+    def nested_cgroup(self, container_id: str) -> str | None:
+        if self._nests is None:
+            info = self._info()
+            self._nests = str(info.get("CgroupVersion")) == "1" and info.get("CgroupDriver") == "cgroupfs"
+        # cgroupfs puts a container at <its CgroupParent, "/docker" unless set>/<id> in every hierarchy.
+        return f"{DEFAULT_CGROUP_PARENT}/{container_id}" if self._nests else None
+
+    def _info(self) -> dict[str, Any]:
         response = self._request("GET", "/info")
         self._check(response, "")
-        return frozenset(str(name) for name in (response.json().get("Runtimes") or {}))
+        info: dict[str, Any] = response.json()
+        return info
 
     def _inspect_network(self, name: str) -> dict[str, Any] | None:
         response = self._request("GET", f"/networks/{quote(name)}")

@@ -107,6 +107,8 @@ class FakeRuntime:
         program_for: Callable[[ContainerSpec], FakeProgram] = default_program,
         clock: Clock = system_clock,
         runtimes: Iterable[str] = ("runc",),
+        nests_cgroups: bool = False,
+        quota_storage: bool = False,
     ) -> None:
         self._lock = threading.RLock()
         self._images = set(images)
@@ -117,6 +119,10 @@ class FakeRuntime:
         self._created = 0
         self._next_port = FIRST_DYNAMIC_PORT
         self._runtimes = frozenset(runtimes)
+        self.nests_cgroups = nests_cgroups
+        """Whether :meth:`nested_cgroup` answers a cgroup (a cgroup v1 / cgroupfs engine)."""
+        self.quota_storage = quota_storage
+        """Whether :meth:`limits_storage` (a storage driver with quotas)."""
         self._networks: dict[str, _Network] = {}
         self.pulls: builtins.list[tuple[str, PullAuth | None]] = []
         """Every pull asked for, in order (for assertions)."""
@@ -235,6 +241,14 @@ class FakeRuntime:
     @_locked
     def runtimes(self) -> frozenset[str]:
         return self._runtimes
+
+    @_locked
+    def limits_storage(self) -> bool:
+        return self.quota_storage
+
+    @_locked
+    def nested_cgroup(self, container_id: str) -> str | None:
+        return f"/docker/{container_id}" if self.nests_cgroups else None
 
     @_locked
     def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:

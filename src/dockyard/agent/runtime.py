@@ -162,6 +162,12 @@ class ContainerSpec:
     runtime: str | None = None
     """The OCI runtime (Docker's ``HostConfig.Runtime``: ``runc``, ``runsc``); ``None``: the engine's
     default."""
+    storage_size_gib: int | None = None
+    """Cap the container's writable layer (Docker's ``StorageOpt size``): a Fargate task's ephemeral
+    storage, where the storage driver can (see :meth:`ContainerRuntime.limits_storage`)."""
+    cgroup_parent: str | None = None
+    """Create the container's cgroup inside this one (Docker's ``HostConfig.CgroupParent``): a Fargate
+    task's containers go inside their pause container's, whose limits are the task's."""
 
 
 # --- what is running ---------------------------------------------------------------------------------------
@@ -272,6 +278,16 @@ class ContainerRuntime(Protocol):
 
     def runtimes(self) -> frozenset[str]:
         """The OCI runtimes the engine offers (``runc``, and ``runsc`` where gVisor is registered)."""
+
+    def limits_storage(self) -> bool:
+        """Whether the storage driver caps a container's writable layer (``StorageOpt size``): btrfs,
+        zfs, devicemapper, and overlay2 on xfs (mounted with ``pquota``); not overlay2 on ext4."""
+
+    def nested_cgroup(self, container_id: str) -> str | None:
+        """The cgroup other containers can be created inside of (their ``cgroup_parent``) so that
+        ``container_id``'s limits bound them all, or ``None`` where the engine cannot nest containers
+        (only cgroup v1 with the cgroupfs driver can: under cgroup v2 a cgroup holding a process has no
+        child cgroups with controllers)."""
 
     def ensure_network(self, name: str, cidr: str, gateway: str, labels: Mapping[str, str]) -> str:
         """The id of the bridge network ``name`` for subnet ``cidr`` (gateway ``gateway``), created unless it

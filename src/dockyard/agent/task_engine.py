@@ -135,6 +135,8 @@ class TaskEngine:
         self._started = False
         self._engine_runtimes: frozenset[str] | None = None
         self._warned_runtimes: set[str] = set()
+        self._warned_flat_cgroups = False
+        self._warned_storage = False
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -395,6 +397,8 @@ class TaskEngine:
                     default_stop_timeout_s=self._default_stop_timeout_s,
                     network_container=task.pause_id,
                     oci_runtime=self._oci_runtime(task),
+                    cgroup_parent=self._task_cgroup(task),
+                    limits_storage=self._limits_storage(task),
                 )
                 docker_id = self._runtime.create(spec)
             except container_specs.SpecError as exc:
@@ -468,6 +472,35 @@ class TaskEngine:
             )
             return False
         return True
+
+    def _limits_storage(self, task: TaskRecord) -> bool:
+        """Whether the task's ephemeral storage can be enforced (else the agent says once that it is not)."""
+        if task.payload.get("ephemeralStorageGiB") is None:
+            return False
+        if self._runtime.limits_storage():
+            return True
+        if not self._warned_storage:
+            self._warned_storage = True
+            log.warning(
+                "the storage driver cannot cap a container's writable layer (overlay2 can only on xfs with "
+                "pquota): Fargate tasks' ephemeral storage is not enforced on this host"
+            )
+        return False
+
+    def _task_cgroup(self, task: TaskRecord) -> str | None:
+        """A Fargate task's cgroup: its pause container's, limited to the task's size, where the engine
+        can nest its containers' cgroups inside it (else each container alone is limited to the task's
+        size, and the agent says so once)."""
+        if task.pause_id is None or container_specs.fargate_memory_bytes(task.payload) is None:
+            return None
+        cgroup = self._runtime.nested_cgroup(task.pause_id)
+        if cgroup is None and not self._warned_flat_cgroups:
+            self._warned_flat_cgroups = True
+            log.warning(
+                "the container engine cannot nest cgroups (cgroup v2, or the systemd driver): each container "
+                "of a Fargate task is limited to the task's size, not the task's containers together"
+            )
+        return cgroup
 
     def _oci_runtime(self, task: TaskRecord) -> str | None:
         """The OCI runtime of the task's containers: its ``containerRuntime`` if the engine offers it."""

@@ -26,6 +26,18 @@ DEFAULT_NETWORK_MODE = "bridge"
 
 
 SPOT_STOP_TIMEOUT_S = 120  # a Spot task gets two minutes between SIGTERM and SIGKILL
+FARGATE_EPHEMERAL_DEFAULT_GIB = 20
+
+
+def ephemeral_storage_gib(task: TaskRecord, body: Mapping[str, Any]) -> int | None:
+    """A Fargate task's ephemeral storage: RunTask's override, else its definition's, else Fargate's
+    20 GiB; None for other launch types (their storage is the host's)."""
+    if task.launch_type != "FARGATE":
+        return None
+    for source in (task.overrides.get("ephemeralStorage"), body.get("ephemeralStorage")):
+        if isinstance(source, Mapping) and isinstance(source.get("sizeInGiB"), int):
+            return int(source["sizeInGiB"])
+    return FARGATE_EPHEMERAL_DEFAULT_GIB
 
 
 def task_payload(
@@ -61,6 +73,8 @@ def task_payload(
         payload["registryAuth"] = dict(pull_credentials)
     if task.interrupt_at is not None:
         payload["stopTimeoutSeconds"] = SPOT_STOP_TIMEOUT_S
+    if (storage := ephemeral_storage_gib(task, body)) is not None:
+        payload["ephemeralStorageGiB"] = storage
     payload.update(network_payload(task))
     return payload
 

@@ -8,9 +8,12 @@ Real parts only: the server process, its pool agent, the Docker Engine with runs
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,16 @@ def _clean_up_docker(proc: ServerProcess) -> None:
             text=True,
             check=False,
         ).stdout.split()
+        # The attached ones are the pause containers; the tasks' containers only share their namespaces.
+        for pause in attached:
+            task_arn = subprocess.run(
+                ["docker", "inspect", "-f", '{{index .Config.Labels "com.amazonaws.ecs.task-arn"}}', pause],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            if task_arn:
+                remove_containers("com.amazonaws.ecs.task-arn", task_arn)
         if attached:
             subprocess.run(["docker", "rm", "-f", *attached], capture_output=True, check=False)
         subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
@@ -407,3 +420,68 @@ def test_fargate_service_with_a_spot_strategy_replaces_an_interruption(
 
     wait_until(replaced, deadline_s=90, what="the interrupted Spot task replaced on FARGATE_SPOT")
     ecs.delete_service(cluster=cluster, service=name, force=True)
+
+
+def billed_seconds(task: dict[str, Any]) -> int:
+    """What Fargate bills: from the image pull's start to the containers' stop, whole seconds rounded up,
+    one minute at least."""
+    start, stop = task["pullStartedAt"], task["executionStoppedAt"]
+    return max(60, math.ceil((stop - start).total_seconds()))
+
+
+def test_metering_survives_a_server_kill(
+    fargate_server: ServerProcess, user: Keys, image: str, cluster: str, tmp_path: Path
+) -> None:
+    """Tasks of 30 s and 90 s bill 60 s (the minimum) and their own seconds, from the pull's start to the
+    containers' stop, at the rates, by tag; a kill -9 of the server while both run changes nothing."""
+    ecs = make_client(fargate_server, "ecs", user)
+    ec2 = make_client(fargate_server, "ec2", user)
+    subnet = ec2.describe_subnets()["Subnets"][2]["SubnetId"]
+    runs = {}
+    for seconds in (30, 90):
+        definition = register(
+            ecs,
+            f"fg-meter-{seconds}-{uuid.uuid4().hex[:4]}",
+            [{"name": "job", "image": image, "command": ["sleep", str(seconds)]}],
+        )
+        (task,) = ecs.run_task(
+            cluster=cluster,
+            launchType="FARGATE",
+            taskDefinition=definition,
+            tags=[{"key": "team", "value": f"t{seconds}"}],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}},
+        )["tasks"]
+        runs[seconds] = task["taskArn"]
+    wait_for_status(ecs, cluster, list(runs.values()), "RUNNING", deadline_s=RUNNING_DEADLINE_S)
+    fargate_server.kill()  # while both run
+    fargate_server.start()
+    ecs = make_client(fargate_server, "ecs", user)
+    stopped = wait_for_status(ecs, cluster, list(runs.values()), "STOPPED", deadline_s=150)
+    by_arn = {t["taskArn"]: t for t in stopped}
+    billed = {seconds: billed_seconds(by_arn[arn]) for seconds, arn in runs.items()}
+    assert billed[30] == 60
+    assert 90 <= billed[90] <= 100
+
+    today = datetime.now(UTC).date()
+    answer = aws_json(
+        cli_env(fargate_server, user, tmp_path),
+        "ce",
+        "get-cost-and-usage",
+        "--time-period",
+        f"Start={today.isoformat()},End={(today + timedelta(days=1)).isoformat()}",
+        "--granularity",
+        "DAILY",
+        "--metrics",
+        "UnblendedCost",
+        "UsageQuantity",
+        "--group-by",
+        "Type=TAG,Key=team",
+    )
+    groups = {
+        g["Keys"][0]: Decimal(g["Metrics"]["UnblendedCost"]["Amount"])
+        for g in answer["ResultsByTime"][0]["Groups"]
+    }
+    rate = Decimal("0.25") * Decimal("0.04048") + Decimal("0.5") * Decimal("0.004445")  # per hour
+    for seconds in (30, 90):
+        expected = rate * billed[seconds] / 3600
+        assert abs(groups[f"team$t{seconds}"] - expected) < Decimal("0.0000001"), (groups, expected)

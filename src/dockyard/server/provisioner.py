@@ -104,9 +104,10 @@ class RetireCommand:
 
 
 def _run_in_background(command: str, env: Mapping[str, str], what: str) -> None:
-    """Start ``command`` through the shell in its own session, without waiting for it."""
+    """Start ``command`` through the shell in its own session; a daemon thread reaps it (no zombie) and
+    logs a failing exit."""
     try:
-        subprocess.Popen(  # noqa: S602 - the operator's own configured command
+        process = subprocess.Popen(  # noqa: S602 - the operator's own configured command
             command,
             shell=True,
             env=dict(env),
@@ -115,3 +116,10 @@ def _run_in_background(command: str, env: Mapping[str, str], what: str) -> None:
         )
     except OSError:
         log.exception("%s could not be started", what)
+        return
+
+    def reap() -> None:
+        if (code := process.wait()) != 0:
+            log.warning("%s exited with %s", what, code)
+
+    threading.Thread(target=reap, name=f"reap-{process.pid}", daemon=True).start()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dockyard.agent import container_specs
+from dockyard.agent.fake_runtime import FakeProgram
 from dockyard.agent.metadata import container_json
 from dockyard.agent.pause_image import PAUSE_IMAGE
 from dockyard.agent.runtime import ContainerSpec
@@ -166,6 +167,29 @@ def test_the_pause_container_dying_stops_the_task(aenv: Env) -> None:
 
     assert report.reason is not None and report.reason.startswith("ResourceInitializationError: ")
     assert "pause container exited" in report.reason
+
+
+def test_a_pause_container_that_cannot_start_stops_the_task_before_its_containers_start(
+    tmp_path: Path,
+) -> None:
+    def failing_pause(spec: ContainerSpec) -> FakeProgram:
+        if spec.image == PAUSE_IMAGE:
+            return FakeProgram(start_error="failed to set up the veth pair")
+        return program_for(spec)
+
+    runtime = EventRuntime(images=[IMAGE], pullable=[IMAGE], program_for=failing_pause, runtimes=("runc",))
+    env = Env(tmp_path, runtime=runtime)
+    engine = env.engine()
+    try:
+        payload = awsvpc_task("a9", container("web"))
+        engine.apply([payload])
+        report = env.wait_status(payload["taskArn"], "STOPPED")
+        assert report.reason == (
+            "ResourceInitializationError: starting the pause container: failed to set up the veth pair"
+        )
+        assert all(s.status != "running" for s in env.containers(payload["taskArn"]))
+    finally:
+        engine.close()
 
 
 def test_a_restart_adopts_the_pause_container(aenv: Env) -> None:

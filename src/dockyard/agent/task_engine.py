@@ -84,6 +84,15 @@ class _Pull:
     digest: str | None = None
 
 
+@dataclass
+class _PauseStart:
+    """The pause container's start, beside the runner: the task's containers are created meanwhile (they
+    only need it to exist) and started once it runs."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+
 class TaskEngine:
     """Runs this instance's tasks; also the task metadata endpoint's :class:`MetadataSource`."""
 
@@ -271,6 +280,7 @@ class TaskEngine:
     def _run(self, arn: str) -> None:
         wake = self._wakes[arn]
         pulls: dict[str, _Pull] = {}
+        pause_starts: dict[str, _PauseStart] = {}
         while not self._closing.is_set():
             wake.clear()
             with self._lock:
@@ -284,7 +294,7 @@ class TaskEngine:
                         return
                     progressed = False
                 else:
-                    progressed = self._step(arn, pulls, wake)
+                    progressed = self._step(arn, pulls, pause_starts, wake)
             except ContainerRuntimeError as exc:
                 log.warning("task %s: container engine error: %s", arn, exc)
                 progressed = False
@@ -294,7 +304,9 @@ class TaskEngine:
             if not progressed:
                 wake.wait(self._poll_interval_s)
 
-    def _step(self, arn: str, pulls: dict[str, _Pull], wake: threading.Event) -> bool:
+    def _step(
+        self, arn: str, pulls: dict[str, _Pull], pause_starts: dict[str, _PauseStart], wake: threading.Event
+    ) -> bool:
         """One pass over the task: start pulls, observe containers, create and start the ready ones.
 
         Returns whether it did something worth an immediate next pass.
@@ -312,8 +324,11 @@ class TaskEngine:
         for container in containers:
             if container.docker_id is not None and container.status != STOPPED:
                 self._observe(arn, container, self._runtime.inspect(container.docker_id))
-        if container_specs.network_mode(task.payload) == "awsvpc" and not self._ensure_pause(task):
-            return True
+        pause_start: _PauseStart | None = None
+        if container_specs.network_mode(task.payload) == "awsvpc":
+            if not self._ensure_pause(task, pause_starts, wake):
+                return True
+            pause_start = pause_starts.get(task.pause_id or "")
         progressed = False
         for name in order:
             if self._closing.is_set():
@@ -335,7 +350,7 @@ class TaskEngine:
             if verdict != "ok":
                 self._fail(arn, container, f"CannotStartContainerError: {name}: {verdict}")
                 return True
-            if not self._create_and_start(task, container, pull):
+            if not self._create_and_start(task, container, pull, pause_start):
                 return True
             progressed = True
         self._after_observation(arn)
@@ -382,7 +397,13 @@ class TaskEngine:
             pull.done.set()
             wake.set()
 
-    def _create_and_start(self, task: TaskRecord, container: ContainerRecord, pull: _Pull | None) -> bool:
+    def _create_and_start(
+        self,
+        task: TaskRecord,
+        container: ContainerRecord,
+        pull: _Pull | None,
+        pause_start: _PauseStart | None = None,
+    ) -> bool:
         """Create (unless it exists) and start ``container``; ``False`` when that failed the task."""
         if container.docker_id is None:
             try:
@@ -414,6 +435,11 @@ class TaskEngine:
                 container.docker_id, container.docker_name = docker_id, spec.name
                 container.image_digest = None if pull is None else pull.digest
         assert container.docker_id is not None
+        if pause_start is not None:
+            pause_start.done.wait()
+            if pause_start.error is not None:
+                self._fail(task.arn, None, pause_start.error)
+                return False
         try:
             self._runtime.start(container.docker_id)
         except (ContainerStartError, ContainerNotFound) as exc:
@@ -424,10 +450,19 @@ class TaskEngine:
 
     # --- awsvpc: the pause container and the OCI runtime ----------------------------------------------------
 
-    def _ensure_pause(self, task: TaskRecord) -> bool:
-        """Make the awsvpc task's pause container exist and run; ``False`` when that failed the task."""
+    def _ensure_pause(self, task: TaskRecord, starts: dict[str, _PauseStart], wake: threading.Event) -> bool:
+        """Make the awsvpc task's pause container exist, and run or be starting (a new one is started
+        beside the runner, in ``starts``); ``False`` when that failed the task."""
         with self._lock:
             pause_id = task.pause_id
+        if pause_id is not None and pause_id in starts:
+            start = starts[pause_id]
+            if not start.done.is_set():
+                return True
+            del starts[pause_id]  # started or failed: from now on its state is watched like any
+            if start.error is not None:
+                self._fail(task.arn, None, start.error)
+                return False
         if pause_id is not None:
             state = self._runtime.inspect(pause_id)
             if state is not None and state.status == "running":
@@ -464,6 +499,8 @@ class TaskEngine:
             with self._write_lock:
                 self._persist()
             log.info("task %s: pause container %s on %s", task.arn, pause_id[:12], network)
+            starts[pause_id] = self._start_pause_beside(pause_id, wake)
+            return True
         try:
             self._runtime.start(pause_id)
         except (ContainerStartError, ContainerNotFound) as exc:
@@ -501,6 +538,24 @@ class TaskEngine:
                 "of a Fargate task is limited to the task's size, not the task's containers together"
             )
         return cgroup
+
+    def _start_pause_beside(self, pause_id: str, wake: threading.Event) -> _PauseStart:
+        start = _PauseStart()
+
+        def run() -> None:
+            try:
+                self._runtime.start(pause_id)
+            except (ContainerStartError, ContainerNotFound) as exc:
+                start.error = f"{RESOURCE_INITIALIZATION}: starting the pause container: {exc.message}"
+            except Exception as exc:
+                log.exception("starting pause container %s", pause_id[:12])
+                start.error = f"{RESOURCE_INITIALIZATION}: starting the pause container: {exc}"
+            finally:
+                start.done.set()
+                wake.set()
+
+        threading.Thread(target=run, name=f"pause-{pause_id[:12]}", daemon=True).start()
+        return start
 
     def _oci_runtime(self, task: TaskRecord) -> str | None:
         """The OCI runtime of the task's containers: its ``containerRuntime`` if the engine offers it."""

@@ -467,3 +467,56 @@ ec2_network_interfaces = Table(
     UniqueConstraint("subnet_id", "private_ip", name="uq_ec2_network_interfaces_address"),
     Index("ix_ec2_network_interfaces_scope", "account_id", "region"),
 )
+
+
+# --- CloudWatch Logs: groups, streams and their events ---------------------------------------------------
+# Times are epoch milliseconds (CloudWatch's own unit, exact, cheap to index). Names sort and compare
+# byte-wise on both engines (collation "C" on PostgreSQL), as AWS sorts them. Events carry no foreign key:
+# deleting a group or stream removes its events in the same transaction, and the retention sweep removes
+# old ones in chunks.
+
+LogName = String(512).with_variant(String(512, collation="C"), "postgresql")
+EventId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
+
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", LogName, nullable=False),
+    Column("kms_key_id", String(256), nullable=True),
+    Column("retention_days", Integer, nullable=True),
+    Column("log_group_class", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("stored_bytes", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_log_groups_name"),
+)
+
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", Integer, ForeignKey("log_groups.id"), nullable=False),
+    Column("name", LogName, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("first_event_ms", BigInteger, nullable=True),
+    Column("last_event_ms", BigInteger, nullable=True),
+    Column("last_ingestion_ms", BigInteger, nullable=True),
+    Column("upload_sequence", BigInteger, nullable=False),
+    UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
+)
+
+log_events = Table(
+    "log_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("group_id", Integer, nullable=False),
+    Column("stream_id", Integer, nullable=False),
+    Column("event_ms", BigInteger, nullable=False),
+    Column("ingestion_ms", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_stream", "stream_id", "event_ms", "id"),
+    Index("ix_log_events_group", "group_id", "event_ms", "id"),
+)

@@ -349,6 +349,59 @@ def test_security_group_ingress_is_enforced(
 TERM_AWARE = "trap 'echo got-sigterm; exit 0' TERM; while true; do sleep 0.2; done"
 
 
+def test_a_fargate_service_of_two_tasks_becomes_stable(
+    fargate_server: ServerProcess, user: Keys, image: str, cluster: str, tmp_path: Path
+) -> None:
+    """launchType FARGATE, desired 2: `aws ecs wait services-stable` returns, the service says it reached
+    a steady state, and its two tasks are Fargate tasks with their own interfaces."""
+    env = cli_env(fargate_server, user, tmp_path)
+    ecs = make_client(fargate_server, "ecs", user)
+    subnet = make_client(fargate_server, "ec2", user).describe_subnets()["Subnets"][1]["SubnetId"]
+    definition = register(
+        ecs,
+        f"fg-two-{uuid.uuid4().hex[:6]}",
+        [{"name": "app", "image": image, "command": ["sh", "-c", TERM_AWARE]}],
+    )
+    name = f"two-{uuid.uuid4().hex[:6]}"
+    aws_json(
+        env,
+        "ecs",
+        "create-service",
+        "--cluster",
+        cluster,
+        "--service-name",
+        name,
+        "--task-definition",
+        definition,
+        "--desired-count",
+        "2",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        f"awsvpcConfiguration={{subnets=[{subnet}]}}",
+    )
+    run_aws(env, "ecs", "wait", "services-stable", "--cluster", cluster, "--services", name,
+            "--endpoint-url", env["AWS_ENDPOINT_URL"])  # fmt: skip
+    (service,) = ecs.describe_services(cluster=cluster, services=[name])["services"]
+    assert (service["runningCount"], service["pendingCount"], len(service["deployments"])) == (2, 0, 1)
+    assert service["launchType"] == "FARGATE" and service["platformVersion"] == "LATEST"
+    assert service["deployments"][0]["rolloutState"] == "COMPLETED"
+    wait_until(
+        lambda: any(
+            "has reached a steady state." in e["message"]
+            for e in ecs.describe_services(cluster=cluster, services=[name])["services"][0]["events"]
+        ),
+        deadline_s=30,
+        what="the steady-state event",
+    )
+    tasks = ecs.describe_tasks(
+        cluster=cluster, tasks=ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    )
+    addresses = {eni_address(t) for t in tasks["tasks"]}
+    assert len(addresses) == 2 and all(t["launchType"] == "FARGATE" for t in tasks["tasks"])
+    ecs.delete_service(cluster=cluster, service=name, force=True)
+
+
 def test_fargate_service_with_a_spot_strategy_replaces_an_interruption(
     fargate_server: ServerProcess, user: Keys, image: str, cluster: str
 ) -> None:

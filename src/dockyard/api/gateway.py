@@ -38,6 +38,7 @@ from dockyard.api.protocol.ec2_protocol import (
     serialize_ec2_error,
     serialize_ec2_response,
 )
+from dockyard.api.protocol.event_stream import WireStream, serialize_json_event_stream
 from dockyard.api.protocol.json_protocol import (
     parse_json_request,
     serialize_json_error,
@@ -49,6 +50,7 @@ from dockyard.api.protocol.query_protocol import (
     serialize_query_response,
 )
 from dockyard.api.protocol.wire import WireResponse
+from dockyard.api.streaming import StreamedResponse
 from dockyard.core.clock import Clock
 from dockyard.core.context import RequestContext
 from dockyard.core.errors import (
@@ -57,6 +59,7 @@ from dockyard.core.errors import (
     NotImplementedOperationError,
     UnknownOperationError,
     UnrecognizedClientError,
+    ValidationError,
 )
 from dockyard.services.base import Provider
 
@@ -77,6 +80,9 @@ _EC2_CODES = {
     "IncompleteSignatureException": "IncompleteSignature",
     "InternalFailure": "InternalError",
 }
+# Services that report the model's constraint violations under their own code (CloudWatch Logs:
+# "InvalidParameterException: 1 validation error detected: …").
+_VALIDATION_CODES = {"logs": "InvalidParameterException"}
 # The service a SigV4 credential scope names: ``Credential=KEY/20261127/us-east-1/ec2/aws4_request``.
 _SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
 # The largest AWS JSON request we serve: ECR's UploadLayerPart carries up to 20 MiB, base64-encoded.
@@ -131,9 +137,11 @@ class AwsGateway:
             wire = self._error_response(
                 internal, request_id, protocol=self._claimed_protocol(request), service=None
             )
+        if isinstance(wire, WireStream):
+            return StreamedResponse(wire)
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
-    async def _handle(self, request: Request, request_id: str) -> WireResponse:
+    async def _handle(self, request: Request, request_id: str) -> WireResponse | WireStream:
         now = self._clock()
         # Everything the head decides is checked before the body is read: an unsigned or mis-scoped
         # request costs the server no more than its headers.
@@ -166,6 +174,8 @@ class AwsGateway:
                 result = await anyio.to_thread.run_sync(method, ctx, call.params, limiter=self._limiter)
         except ApiError as error:
             return self._error_response(error, request_id, protocol=call.protocol, service=call.service)
+        if call.operation.has_event_stream_output:
+            return serialize_json_event_stream(call.operation, result)
         if call.protocol == "ec2":
             return serialize_ec2_response(call.operation, result, request_id)
         if call.protocol == "query":
@@ -196,7 +206,15 @@ class AwsGateway:
         target = request.headers.get("x-amz-target")
         if target is not None:
             service_model, operation = self._catalog.resolve_target(target)
-            return _Call(service_model.service_name, operation, parse_json_request(operation, body), "json")
+            name = service_model.service_name
+            try:
+                params = parse_json_request(operation, body)
+            except ValidationError as error:
+                code = _VALIDATION_CODES.get(name)
+                if code is None:
+                    raise
+                raise ApiError(error.message, code=code) from None
+            return _Call(name, operation, params, "json")
         service_model = self._catalog.service_for_signing_name(signing_service)
         if service_model is None or service_model.protocol not in ("query", "ec2"):
             raise UnknownOperationError("Missing X-Amz-Target header.")

@@ -66,6 +66,12 @@ def serialize_json_response(operation: OperationModel, result: Mapping[str, Any]
     return WireResponse(200, {"Content-Type": CONTENT_TYPE}, _encode(payload))
 
 
+def serialize_json_structure(shape: Shape, value: Mapping[str, Any]) -> bytes:
+    """``value`` written through the structure ``shape`` as JSON, with the same guarantees as a reply (an
+    event of an event stream is written this way)."""
+    return _encode(_writer_for(shape)(value))
+
+
 def serialize_json_error(error: ApiError, *, server_fault: bool) -> WireResponse:
     """Write an error as AWS JSON 1.1 does: ``{"__type", "message"}`` plus ``x-amzn-ErrorType``.
 

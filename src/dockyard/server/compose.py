@@ -39,6 +39,7 @@ from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, Registry
 from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.logs.provider import LogsProvider
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.credentials import CredentialStore
@@ -92,6 +93,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
             StsProvider(),
             Ec2Provider(runtime.db, notifier=notifier),
             CeProvider(runtime.db, fargate_rates(settings)),
+            LogsProvider(runtime.db),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))

@@ -34,7 +34,7 @@ from dockyard.store.logs import EventKey, StoredEvent
 MAX_EVENTS = 10_000
 MAX_RESPONSE_BYTES = 1_048_576
 SCAN_BUDGET = 100_000
-SCAN_CHUNK = 5_000
+SCAN_CHUNK = 10_000
 MAX_STREAM_IDS_IN_QUERY = 500
 BACKWARD_FILTER_SINCE_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 INVALID_TOKEN = "The specified nextToken is invalid."  # noqa: S105 - a message, not a secret

@@ -473,7 +473,7 @@ def test_desired_stopped_stops_the_task(env: Env) -> None:
     wait_until(lambda: not runner_alive(arn), "the runner to end")
     engine.apply([payload])  # desired status never moves back to RUNNING: no runner starts again
     assert not runner_alive(arn)
-    assert env.reporter.statuses(arn) == ["RUNNING", "STOPPED"]
+    assert env.reporter.statuses(arn) == ["RUNNING", "STOPPING", "STOPPED"]
     assert all(s.status == "exited" for s in env.containers(arn))
 
 

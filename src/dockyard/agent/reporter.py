@@ -25,7 +25,8 @@ from dockyard.agent.registration import Backoff, is_retryable
 
 log = logging.getLogger("dockyard.agent.reporter")
 
-TaskStatus = Literal["PENDING", "RUNNING", "STOPPED"]
+TaskStatus = Literal["PENDING", "RUNNING", "STOPPING", "STOPPED"]
+"""What the agent reports of a task: STOPPING while it stops the containers of a running task."""
 MAX_REASON_LENGTH = 255
 """The ECS agent truncates reasons to this length."""
 

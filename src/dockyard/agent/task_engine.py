@@ -653,6 +653,7 @@ class TaskEngine:
         with self._lock:
             task = self._tasks[arn]
             definitions = [c.definition for c in task.containers.values()]
+        self._submit(arn)  # a running task is STOPPING while its containers stop (reported once)
         for wave in task_logic.stop_waves(definitions):
             if self._closing.is_set():
                 return False
@@ -737,7 +738,7 @@ class TaskEngine:
         )
         return TaskReport(
             task_arn=task.arn,
-            status=_status(task.status),
+            status=_task_status(task),
             reason=task.stop_reason if task.status == STOPPED else None,
             containers=changes,
             pull_started_at=task.pull_started_at,
@@ -964,6 +965,13 @@ def task_auth(image: str, given: object) -> PullAuth | None:
     if not isinstance(given, Mapping) or image_registry(image) != given.get("registry"):
         return None
     return PullAuth(str(given.get("username", "")), str(given.get("password", "")))
+
+
+def _task_status(task: TaskRecord) -> TaskStatus:
+    """The task's reported status: STOPPING once a running task is to stop, until its containers have."""
+    if task.status == RUNNING and task.desired == DESIRED_STOPPED:
+        return "STOPPING"
+    return _status(task.status)
 
 
 def _status(status: str) -> TaskStatus:

@@ -50,7 +50,7 @@ def _line(offset_ns: int, text: str) -> DockerLine:
     return DockerLine(T0 + offset_ns, text)
 
 
-def _event(timestamp_ms: int, message: str = "m", cursor: Cursor | None = None) -> LogEvent:
+def _event(timestamp_ms: int, message: str = "m", cursor: Cursor = Cursor.START) -> LogEvent:
     return LogEvent(timestamp_ms, message, cursor)
 
 
@@ -250,10 +250,8 @@ def test_long_line_split_at_the_event_limit() -> None:
     events = framer.feed(_line(0, text), now=0.0)
     assert [len(e.message) for e in events] == [MAX_EVENT_MESSAGE_BYTES, 10]
     assert {e.timestamp_ms for e in events} == {T0 // 1_000_000}
-    assert [e.cursor for e in events] == [
-        None,
-        Cursor(T0, 1),
-    ]  # the line counts as shipped with its last piece
+    # The first piece ships part of the line; the line is shipped with its last piece.
+    assert [e.cursor for e in events] == [Cursor(T0, 0, MAX_EVENT_MESSAGE_BYTES), Cursor(T0, 1)]
     assert all(e.size <= MAX_BATCH_BYTES for e in events)
 
 
@@ -375,13 +373,24 @@ def test_batches_are_chronological_and_stable() -> None:
     assert batch.cursor == Cursor(52, 1)  # the log's last line, not the latest timestamp
 
 
-def test_the_cursor_skips_incomplete_pieces() -> None:
+def test_restart_between_the_pieces_of_a_split_line_sends_only_the_rest() -> None:
+    log = [_line(0, "hi"), _line(0, "aaa€bbbb"), _line(1, "next")]
+    framer = LineFramer(max_message_bytes=4)
+    events = [e for line in log[:2] for e in framer.feed(line, now=0.0)]
+    assert [e.message for e in events] == ["hi", "aaa", "€b", "bbb"]  # never half a "€" (3 bytes)
+    # Two batches: the second, holding the rest of the long line, is never acknowledged.
     batcher = Batcher()
-    batcher.add(_event(1, "whole", Cursor(1, 1)), now=0.0)
-    batcher.add(_event(2, "first piece of a long line", None), now=0.0)
-    batch = batcher.take(now=0.0, force=True)
-    assert batch is not None
-    assert batch.cursor == Cursor(1, 1)
+    batcher.add_all(events[:3], now=0.0)
+    first = batcher.take(now=0.0, force=True)
+    assert first is not None
+    assert first.cursor == Cursor(T0, 1, offset=7)  # "aaa" and "€b": 3 + 4 bytes of the long line
+    restored = Cursor.from_dict(json.loads(json.dumps(first.cursor.to_dict())))
+
+    replay = Replay(restored)
+    framer = LineFramer(max_message_bytes=4, cursor=restored)
+    resumed = [e for line in log if not replay.skip(line.timestamp_ns) for e in framer.feed(line, now=1.0)]
+    assert [e.message for e in resumed] == ["bbb", "next"]
+    assert [e.cursor for e in resumed] == [Cursor(T0, 2), Cursor(T0 + 1, 1)]
 
 
 def test_non_blocking_drops_the_newest_that_does_not_fit() -> None:
@@ -427,18 +436,28 @@ def test_cursor_advances_by_line() -> None:
     assert cursor.advance(T0) == Cursor(T0, 2)
     assert cursor.advance(T0 + 1) == Cursor(T0 + 1, 1)
     assert cursor.advance(T0 - 1) == cursor  # the clock went back: a re-read skips that line anyway
+    assert cursor.within(T0, 10) == Cursor(T0, 1, 10)
+    assert cursor.within(T0 + 5, 10) == Cursor(T0 + 5, 0, 10)
+    assert Cursor(T0, 1, 10).advance(T0) == Cursor(T0, 2)  # the split line, now complete
 
 
 def test_cursor_round_trips_through_json() -> None:
-    cursor = Cursor(T0 + 123_456_789, 3)
+    cursor = Cursor(T0 + 123_456_789, 3, offset=42)
     assert Cursor.from_dict(json.loads(json.dumps(cursor.to_dict()))) == cursor
+    assert Cursor.from_dict({"timestampNs": 5, "count": 1}) == Cursor(5, 1)
     assert cursor.since_seconds == T0 // S
     assert Cursor.START.since_seconds == 0
 
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"timestampNs": "1", "count": 0}, {"timestampNs": 1, "count": -1}, {"timestampNs": 1.5, "count": 1}],
+    [
+        {},
+        {"timestampNs": "1", "count": 0},
+        {"timestampNs": 1, "count": -1},
+        {"timestampNs": 1.5, "count": 1},
+        {"timestampNs": 1, "count": 1, "offset": True},
+    ],
 )
 def test_malformed_cursor_refused(data: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not a log cursor"):
@@ -478,7 +497,6 @@ def test_multiline_restart_resumes_after_the_acknowledged_event() -> None:
     framer = LineFramer(pattern)
     first = [e for line in log[:3] for e in framer.feed(line, now=0.0)]
     assert [e.message for e in first] == ["S 1\n  a\n"]
-    assert first[0].cursor is not None
     replay = Replay(first[0].cursor)
     framer = LineFramer(pattern, cursor=first[0].cursor)
     events = [e for line in log if not replay.skip(line.timestamp_ns) for e in framer.feed(line, now=0.0)]

@@ -21,8 +21,9 @@ What Docker's awslogs driver and ECS do, and so what this does:
   strftime format translated with Docker's table) a line that matches starts a new event and the others
   are appended to the current one, each line followed by ``"\\n"`` as Docker writes them. The pattern is
   searched anywhere in the line, as Go's ``Regexp.Match`` does: anchor it with ``^`` to mean "starts with".
-- Messages longer than an event may be are split at UTF-8 character boundaries, every piece keeping the
-  line's timestamp (Docker splits the same way at its own, older, 256 KB limit).
+- Messages longer than an event may be (1 MB less the 26 bytes of overhead, so that one fits a batch) are
+  split at UTF-8 character boundaries, every piece keeping the line's timestamp (Docker splits the same way
+  at the older 256 KB limit it still has).
 - Events of a batch are sorted by timestamp, equal timestamps keeping their order (Docker's sort). Docker
   timestamps can go backwards (stdout and stderr are stamped before they are serialised, the wall clock can
   step); reordering keeps each event's true time, where clamping would invent one. Across batches no order
@@ -32,6 +33,12 @@ What Docker's awslogs driver and ECS do, and so what this does:
   larger than the whole buffer is still kept when nothing else waits). Unlike Docker, whole events are
   dropped after framing, so a stack trace is lost whole or not at all. Blocking mode never drops: the reader
   pauses (``Batcher.backlogged``) and the lines wait in Docker's own log file.
+- The :class:`Cursor` persisted once a batch is acknowledged is a position in Docker's log: the timestamp of
+  the last line shipped (nanoseconds), how many lines with exactly that timestamp were shipped, and, when a
+  line too long for one event was split over batches, how many of its bytes. After a restart the log is
+  re-read from Docker's ``since`` (whole seconds), :class:`Replay` drops the lines already shipped and a
+  :class:`LineFramer` started at the cursor sends only the rest of a half-shipped line. Lines stamped
+  earlier than the cursor after a clock step back are taken as shipped (Docker's ``since`` filters them).
 """
 
 from __future__ import annotations
@@ -268,6 +275,9 @@ class Cursor:
 
     timestamp_ns: int = 0
     count: int = 0
+    offset: int = 0
+    """UTF-8 bytes already shipped of the next line at ``timestamp_ns``, one longer than an event and split
+    over batches: a framer resumed at this cursor sends only the rest of that line."""
 
     START: ClassVar[Cursor]
 
@@ -278,7 +288,15 @@ class Cursor:
             return Cursor(line_timestamp_ns, 1)
         if line_timestamp_ns == self.timestamp_ns:
             return Cursor(self.timestamp_ns, self.count + 1)
-        return self
+        return Cursor(self.timestamp_ns, self.count)
+
+    def within(self, line_timestamp_ns: int, offset: int) -> Cursor:
+        """The cursor once the first ``offset`` bytes of the next line are shipped too."""
+        if line_timestamp_ns > self.timestamp_ns:
+            return Cursor(line_timestamp_ns, 0, offset)
+        if line_timestamp_ns == self.timestamp_ns:
+            return Cursor(self.timestamp_ns, self.count, offset)
+        return Cursor(self.timestamp_ns, self.count)  # stamped before the cursor: a re-read skips it whole
 
     @property
     def since_seconds(self) -> int:
@@ -286,15 +304,15 @@ class Cursor:
         return self.timestamp_ns // 1_000_000_000
 
     def to_dict(self) -> dict[str, int]:
-        return {"timestampNs": self.timestamp_ns, "count": self.count}
+        return {"timestampNs": self.timestamp_ns, "count": self.count, "offset": self.offset}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cursor:
         """The cursor :meth:`to_dict` wrote; ValueError for anything else."""
-        timestamp, count = data.get("timestampNs"), data.get("count")
-        if type(timestamp) is not int or type(count) is not int or timestamp < 0 or count < 0:
+        values = (data.get("timestampNs"), data.get("count"), data.get("offset", 0))
+        if not all(type(value) is int and value >= 0 for value in values):
             raise ValueError(f"not a log cursor: {dict(data)!r}")
-        return cls(timestamp, count)
+        return cls(*values)  # type: ignore[arg-type]  # ints, checked above
 
 
 Cursor.START = Cursor()
@@ -325,7 +343,8 @@ class Replay:
 
 @dataclass(frozen=True, slots=True)
 class DockerLine:
-    """One line of a container's Docker log, its newline removed."""
+    """One line of a container's Docker log, its newline removed. ``stream`` is kept for the record only:
+    CloudWatch has no such field and Docker's awslogs sends both streams alike, in one order."""
 
     timestamp_ns: int
     text: str
@@ -334,12 +353,11 @@ class DockerLine:
 
 @dataclass(frozen=True, slots=True)
 class LogEvent:
-    """One PutLogEvents event. ``cursor`` is where the log stands once this event is acknowledged, or None
-    for a piece of a split line other than its last (the line is shipped only with its last piece)."""
+    """One PutLogEvents event, and where the log stands once it is acknowledged."""
 
     timestamp_ms: int
     message: str
-    cursor: Cursor | None
+    cursor: Cursor
     message_bytes: int = field(default=-1, compare=False)
 
     def __post_init__(self) -> None:
@@ -369,7 +387,8 @@ def split_message(message: str, max_bytes: int = MAX_EVENT_MESSAGE_BYTES) -> lis
 class LineFramer:
     """Docker lines in, events out, in the log's order.
 
-    ``cursor`` is where the log stands before the first line fed (the persisted cursor after a restart).
+    ``cursor`` is where the log stands before the first line fed (the persisted cursor after a restart; the
+    first line fed must then be the first one :class:`Replay` does not skip).
     """
 
     def __init__(
@@ -388,7 +407,10 @@ class LineFramer:
         self._bytes = 0
         self._timestamp_ms = 0
         self._opened_at = 0.0
-        self._pending_cursor = cursor
+        self._pending_before = cursor
+        """The cursor before the open event's last line, and that line's timestamp."""
+        self._pending_line_ns = 0
+        self._resume_offset = cursor.offset
 
     @property
     def deadline(self) -> float | None:
@@ -397,11 +419,16 @@ class LineFramer:
 
     def feed(self, line: DockerLine, now: float) -> list[LogEvent]:
         """The events ``line`` completes (``now``: when it was read)."""
-        self.cursor = self.cursor.advance(line.timestamp_ns)
+        before, self.cursor = self.cursor, self.cursor.advance(line.timestamp_ns)
         timestamp_ms = line.timestamp_ns // 1_000_000
+        text = line.text if self.start_pattern is None else line.text + "\n"
+        if self._resume_offset:
+            # Resumed in the middle of a split line: only its rest is new, and it stays an event of its own.
+            offset, self._resume_offset = self._resume_offset, 0
+            rest = text.encode("utf-8")[offset:].decode("utf-8")
+            return self._events(rest, timestamp_ms, before, line.timestamp_ns, offset)
         if self.start_pattern is None:
-            return self._events(line.text, timestamp_ms, self.cursor) if line.text else []
-        text = line.text + "\n"
+            return self._events(text, timestamp_ms, before, line.timestamp_ns) if text else []
         size = len(text.encode("utf-8"))
         events: list[LogEvent] = []
         starts = self.start_pattern.search(line.text) is not None
@@ -411,7 +438,7 @@ class LineFramer:
             self._timestamp_ms, self._opened_at = timestamp_ms, now
         self._lines.append(text)
         self._bytes += size
-        self._pending_cursor = self.cursor
+        self._pending_before, self._pending_line_ns = before, line.timestamp_ns
         return events
 
     def expire(self, now: float) -> list[LogEvent]:
@@ -424,23 +451,30 @@ class LineFramer:
         if not self._lines:
             return []
         message, self._lines, self._bytes = "".join(self._lines), [], 0
-        return self._events(message, self._timestamp_ms, self._pending_cursor)
+        return self._events(message, self._timestamp_ms, self._pending_before, self._pending_line_ns)
 
-    def _events(self, message: str, timestamp_ms: int, cursor: Cursor) -> list[LogEvent]:
-        pieces = split_message(message, self.max_message_bytes)
-        last = len(pieces) - 1
-        return [
-            LogEvent(timestamp_ms, piece, cursor if i == last else None) for i, piece in enumerate(pieces)
-        ]
+    def _events(
+        self, message: str, timestamp_ms: int, before: Cursor, line_ns: int, offset: int = 0
+    ) -> list[LogEvent]:
+        """The events of a message ending with the line stamped ``line_ns``. Only a message of one line can
+        exceed an event (a line that would make an open event too long closes it first), so the pieces of a
+        split message are pieces of that line, and each one's cursor says how much of it is shipped."""
+        *pieces, last = split_message(message, self.max_message_bytes)
+        events = []
+        for piece in pieces:
+            offset += len(piece.encode("utf-8"))
+            events.append(LogEvent(timestamp_ms, piece, before.within(line_ns, offset)))
+        events.append(LogEvent(timestamp_ms, last, before.advance(line_ns)))
+        return events
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One PutLogEvents request's events, in chronological order, and the cursor to persist once the
-    request is acknowledged (None when no line in it is complete)."""
+    request is acknowledged (the cursor of its last event in the log's order)."""
 
     events: tuple[LogEvent, ...]
-    cursor: Cursor | None
+    cursor: Cursor
 
     @property
     def size(self) -> int:
@@ -455,12 +489,13 @@ _MIN_EVENT_SIZE = 1 + EVENT_OVERHEAD_BYTES
 
 
 class Batcher:
-    """Events waiting to be sent, and when and how they leave as batches.
+    """Events waiting to be sent, and when and how they leave as batches. ``max_buffer_bytes`` bounds the
+    messages waiting in non-blocking mode; in blocking mode it is where :attr:`backlogged` turns true.
 
     A batch is due when the events waiting fill one (10,000 events, 1,048,576 bytes with the 26 bytes per
     event, or 24 hours between the oldest and newest timestamp), or when the event waiting longest arrived
     ``flush_interval_s`` ago. Batches are cut from the front of the queue, so they cover the log in order and
-    each batch's cursor is the last complete event's.
+    each batch's cursor is its last event's in that order.
     """
 
     def __init__(
@@ -542,9 +577,8 @@ class Batcher:
             self._size -= event.size
         stamps = [event.timestamp_ms for event, _ in self._queue]
         self._span = (min(stamps), max(stamps)) if stamps else None
-        cursor = next((e.cursor for e in reversed(taken) if e.cursor is not None), None)
         # A stable sort: equal timestamps keep the log's order.
-        return Batch(tuple(sorted(taken, key=lambda e: e.timestamp_ms)), cursor)
+        return Batch(tuple(sorted(taken, key=lambda e: e.timestamp_ms)), taken[-1].cursor)
 
     def _cut(self) -> int:
         """How many events from the front make the next batch."""

@@ -234,3 +234,22 @@ def test_concurrent_batches_all_land(db: Database, account: str) -> None:
         found = store.find_stream(tx, stream.group_id, stream.name)
     assert len(events) == 200 and found is not None and found.upload_sequence == 40
     assert [e.key for e in events] == sorted(e.key for e in events)
+
+
+def test_shipped_events_after_the_streams_position_are_stored_once(db: Database, account: str) -> None:
+    stream = make_stream(db, make_group(db, account))
+    first = [(NOW_MS, "a", (10, 0)), (NOW_MS, "b", (10, 1)), (NOW_MS + 1, "c", (11, 0))]
+    with db.write() as tx:
+        shipped = store.append_shipped(tx, stream, first, NOW_MS)
+    assert (shipped.stored, shipped.duplicates, shipped.position) == (3, 0, (11, 0))
+    resend = [*first[1:], (NOW_MS + 2, "d", (12, 0))]  # other batch boundaries, same lines
+    with db.write() as tx:
+        shipped = store.append_shipped(tx, stream, resend, NOW_MS)
+    assert (shipped.stored, shipped.duplicates, shipped.position) == (1, 2, (12, 0))
+    with db.write() as tx:
+        assert store.append_shipped(tx, stream, resend, NOW_MS).stored == 0
+    with db.read() as tx:
+        found = store.stream_events(
+            tx, stream.id, start_ms=None, end_ms=None, after=None, before=None, descending=False, limit=10
+        )
+    assert [e.message for e in found] == ["a", "b", "c", "d"]

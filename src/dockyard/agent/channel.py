@@ -14,6 +14,8 @@ connection and hands the tasks it receives to a :class:`ChannelHandler` (the tas
   must not block: the agent's :class:`~dockyard.agent.firewall.Firewall` applies it on its own thread.
 - :meth:`PushChannel.publish_health` sends ``PublishHealthRequest`` from any thread; dropped when not
   connected.
+- :meth:`PushChannel.put_log_events` sends a ``PutLogEventsRequest`` from any thread and waits for its
+  ``PutLogEventsAck`` (None when not connected or no answer came).
 
 Connecting signs the upgrade GET afresh on every attempt (botocore's ``SigV4Auth``, service ``ecs``).
 Failures and lost connections are retried with jittered exponential backoff, 250 ms doubling to 2 min,
@@ -118,6 +120,8 @@ class PushChannel:
         self._send_lock = threading.Lock()
         self._connection: ClientConnection | None = None
         self._proposed: dict[str, set[str]] = {}
+        self._log_answers: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._log_lock = threading.Lock()
         self._healthy = False
         self.connected = threading.Event()
         """Set while a session is open (after the handshake), cleared when it ends."""
@@ -154,6 +158,37 @@ class PushChannel:
         dropped when the channel is not connected."""
         containers = [{"containerName": name, "healthStatus": status} for name, status in statuses.items()]
         self._send(protocol.PUBLISH_HEALTH, {"tasks": [{"taskArn": task_arn, "containers": containers}]})
+
+    def put_log_events(self, request: Mapping[str, Any], timeout_s: float = 30.0) -> dict[str, Any] | None:
+        """Send a ``PutLogEventsRequest`` (without ``messageId``) and wait for its ``PutLogEventsAck``; None
+        when not connected, the connection ended, or no answer came within ``timeout_s``. The caller
+        resends what got no answer: the server skips lines it already stored."""
+        message_id = str(uuid.uuid4())
+        arrived = threading.Event()
+        answer: list[dict[str, Any]] = []
+        with self._log_lock:
+            self._log_answers[message_id] = (arrived, answer)
+        try:
+            if not self._send(protocol.PUT_LOG_EVENTS, {**request, "messageId": message_id}):
+                return None
+            arrived.wait(timeout_s)
+            return answer[0] if answer else None
+        finally:
+            with self._log_lock:
+                self._log_answers.pop(message_id, None)
+
+    def _log_answer(self, message: dict[str, Any]) -> None:
+        with self._log_lock:
+            waiting = self._log_answers.get(str(message.get("messageId")))
+        if waiting is not None:
+            waiting[1].append(message)
+            waiting[0].set()
+
+    def _abandon_log_requests(self) -> None:
+        """The connection ended: nobody will answer the requests in flight."""
+        with self._log_lock:
+            for arrived, _ in self._log_answers.values():
+                arrived.set()
 
     # --- one connection ----------------------------------------------------------------------------------
 
@@ -193,6 +228,7 @@ class PushChannel:
             self.connected.clear()
             with self._send_lock:
                 self._connection = None
+            self._abandon_log_requests()
         return self._healthy
 
     def _receive(self, connection: ClientConnection) -> None:
@@ -246,6 +282,8 @@ class PushChannel:
                 self._handler.stop_tasks(confirmed, STOP_REASON)
         elif message_type == protocol.FIREWALL:
             self._firewall(message)
+        elif message_type == protocol.PUT_LOG_EVENTS_ACK:
+            self._log_answer(message)
         return False
 
     def _firewall(self, message: Mapping[str, Any]) -> None:
@@ -282,12 +320,15 @@ class PushChannel:
             },
         )
 
-    def _send(self, message_type: str, message: Mapping[str, Any]) -> None:
+    def _send(self, message_type: str, message: Mapping[str, Any]) -> bool:
+        """Send one frame; False when not connected or the send failed."""
         with self._send_lock:
             connection = self._connection
             if connection is None:
-                return
+                return False
             try:
                 connection.send(protocol.encode(message_type, message))
             except (ConnectionClosed, OSError) as exc:
                 log.info("push channel: cannot send %s: %s", message_type, exc)
+                return False
+            return True

@@ -37,7 +37,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -79,8 +79,10 @@ class AgentChannel:
         clock: Clock,
         regions: frozenset[str] | None = None,
         heartbeat_interval_s: float = protocol.DEFAULT_HEARTBEAT_INTERVAL_S,
+        log_sink: LogSink | None = None,
     ) -> None:
         self._sessions = sessions
+        self._log_sink = log_sink
         self._scope = ScopePolicy(service=protocol.SIGNING_SERVICE, regions=regions)
         self._notifier = notifier
         self._keys = keys
@@ -126,7 +128,9 @@ class AgentChannel:
             return
         await websocket.accept()
         arn = target.instance_arn
-        session = _Session(websocket, target, self._sessions, self._notifier, self._clock, self._interval_s)
+        session = _Session(
+            websocket, target, self._sessions, self._notifier, self._clock, self._interval_s, self._log_sink
+        )
         previous = self._live.get(arn)
         self._live[arn] = session
         if previous is not None:
@@ -195,8 +199,10 @@ class _Session:
         notifier: InstanceNotifier,
         clock: Clock,
         interval_s: float,
+        log_sink: LogSink | None = None,
     ) -> None:
         self._ws = websocket
+        self._log_sink = log_sink
         self._target = target
         self._sessions = sessions
         self._notifier = notifier
@@ -400,6 +406,21 @@ class _Session:
         elif message_type == protocol.PUBLISH_HEALTH:
             reports = [t for t in message.get("tasks") or [] if isinstance(t, Mapping)]
             await anyio.to_thread.run_sync(self._sessions.record_health, self._target, reports, self._clock())
+        elif message_type == protocol.PUT_LOG_EVENTS:
+            if self._log_sink is None:
+                error = {"code": "UnsupportedOperation", "message": "This server stores no logs."}
+                answer: dict[str, Any] = {"messageId": message.get("messageId"), "error": error}
+            else:
+                now_ms = int(self._clock().timestamp() * 1000)
+                answer = await anyio.to_thread.run_sync(
+                    self._log_sink, self._target.instance_arn, message, now_ms
+                )
+            await self._send(protocol.PUT_LOG_EVENTS_ACK, answer)
+
+
+LogSink = Callable[[str, Mapping[str, Any], int], dict[str, Any]]
+"""``(instance ARN, PutLogEventsRequest, now in ms) → PutLogEventsAck``: where shipped output goes
+(services/logs/shipping.AgentLogShipping.accept)."""
 
 
 def _message_id() -> str:

@@ -34,6 +34,16 @@ Agent → server, unanswered: ``PublishHealthRequest`` ``{tasks: [{taskArn, cont
 healthStatus}]}]}`` with ``healthStatus`` HEALTHY, UNHEALTHY or UNKNOWN, sent when a Docker health check
 changes (ECS carries health on its telemetry channel; SubmitTaskStateChange has no field for it).
 
+Agent → server, answered: ``PutLogEventsRequest`` ``{messageId, taskArn, containerName, logGroupName,
+logStreamName, createGroup, events: [{timestamp, message, position: [ns, ordinal]}]}``: output of an
+``awslogs`` container, in order; ``timestamp`` in ms, ``position`` the line's place in the container's
+output (Docker's timestamp in ns, then its ordinal among lines of that timestamp). The server stores it
+in the task's own account (the task must be on the sender's instance) and answers
+``PutLogEventsAck{messageId, stored, duplicates, rejected, position}``, or ``{messageId, error: {code,
+message}}`` (e.g. ResourceNotFoundException when the group is missing and ``createGroup`` is false).
+Events at or before the stream's last stored position are duplicates of a resend and are not stored again,
+so the agent may resend anything it has no ack for.
+
 A :data:`TaskPayload` is what the agent needs to run a task without asking again: ``taskArn``,
 ``clusterArn``, ``family``, ``version`` (the revision, a string), ``desiredStatus`` (``RUNNING`` or
 ``STOPPED``), ``networkMode`` (``bridge``, ``host``, ``none`` or ``awsvpc``), task-level ``cpu`` and
@@ -74,14 +84,18 @@ HEARTBEAT = "HeartbeatMessage"
 TASK_MANIFEST = "TaskManifestMessage"
 TASK_STOP_VERIFICATION_ACK = "TaskStopVerificationAck"
 FIREWALL = "FirewallMessage"
+PUT_LOG_EVENTS_ACK = "PutLogEventsAck"
 # Agent → server.
 ACK = "AckRequest"
 HEARTBEAT_ACK = "HeartbeatAckRequest"
 TASK_STOP_VERIFICATION = "TaskStopVerificationMessage"
 PUBLISH_HEALTH = "PublishHealthRequest"
+PUT_LOG_EVENTS = "PutLogEventsRequest"
 
-SERVER_MESSAGES = frozenset({PAYLOAD, HEARTBEAT, TASK_MANIFEST, TASK_STOP_VERIFICATION_ACK, FIREWALL})
-AGENT_MESSAGES = frozenset({ACK, HEARTBEAT_ACK, TASK_STOP_VERIFICATION, PUBLISH_HEALTH})
+SERVER_MESSAGES = frozenset(
+    {PAYLOAD, HEARTBEAT, TASK_MANIFEST, TASK_STOP_VERIFICATION_ACK, FIREWALL, PUT_LOG_EVENTS_ACK}
+)
+AGENT_MESSAGES = frozenset({ACK, HEARTBEAT_ACK, TASK_STOP_VERIFICATION, PUBLISH_HEALTH, PUT_LOG_EVENTS})
 
 DEFAULT_HEARTBEAT_INTERVAL_S = 20.0
 DEAD_AFTER_HEARTBEATS = 3

@@ -39,7 +39,9 @@ from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, Registry
 from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.logs.live_tail import LiveTailHub
 from dockyard.services.logs.provider import LogsProvider
+from dockyard.services.logs.shipping import AgentLogShipping
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.credentials import CredentialStore
@@ -73,6 +75,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     notifier = InstanceNotifier()
     changes = ChangeFeed()
     pool_account = runtime.pool_key.principal.account_id
+    live_tail = LiveTailHub()
     providers: dict[str, Provider] = {
         p.service_name: p
         for p in (
@@ -93,7 +96,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
             StsProvider(),
             Ec2Provider(runtime.db, notifier=notifier),
             CeProvider(runtime.db, fargate_rates(settings)),
-            LogsProvider(runtime.db),
+            LogsProvider(runtime.db, live_tail=live_tail),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))
@@ -107,6 +110,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         default_region=settings.default_region,
     )
     channel = AgentChannel(
+        log_sink=AgentLogShipping(runtime.db, on_ingest=live_tail.publish).accept,
         sessions=AgentSessions(
             runtime.db, changes, pull_credentials=_pull_credentials(tokens, settings, clock)
         ),

@@ -293,6 +293,50 @@ def append_events(
     return int(sequence)
 
 
+#: Where a shipped line sits in its container's output: Docker's timestamp in nanoseconds, then its
+#: ordinal among the lines of that same timestamp. Positions only grow along a container's output.
+ShipPosition = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Shipped:
+    """What :func:`append_shipped` did with an agent's batch."""
+
+    stored: int
+    duplicates: int
+    position: ShipPosition | None
+    """The stream's shipped position after the batch (None: nothing was ever shipped into it)."""
+
+
+def append_shipped(
+    conn: Connection,
+    stream: LogStreamRecord,
+    events: Sequence[tuple[int, str, ShipPosition]],
+    ingestion_ms: int,
+) -> Shipped:
+    """Store the ``(timestamp ms, message, position)`` events of an agent's batch that come after the
+    stream's shipped position, and advance it; the others are a resend of lines already stored (the
+    agent died between our commit and its own cursor's) and are skipped. Exactly once, whatever the
+    batches' boundaries, because the position is the line's, not the batch's."""
+    row = conn.execute(
+        select(streams_table.c.shipped_ns, streams_table.c.shipped_ordinal)
+        .where(streams_table.c.id == stream.id)
+        .with_for_update()
+    ).one()
+    shipped: ShipPosition | None = None if row[0] is None else (int(row[0]), int(row[1] or 0))
+    fresh = [e for e in events if shipped is None or e[2] > shipped]
+    if not fresh:
+        return Shipped(stored=0, duplicates=len(events), position=shipped)
+    append_events(conn, stream, [(timestamp, message) for timestamp, message, _ in fresh], ingestion_ms)
+    last = max(e[2] for e in fresh)
+    conn.execute(
+        update(streams_table)
+        .where(streams_table.c.id == stream.id)
+        .values(shipped_ns=last[0], shipped_ordinal=last[1])
+    )
+    return Shipped(stored=len(fresh), duplicates=len(events) - len(fresh), position=last)
+
+
 def stream_events(
     conn: Connection,
     stream_id: int,

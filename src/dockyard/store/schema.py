@@ -504,6 +504,10 @@ log_streams = Table(
     Column("last_event_ms", BigInteger, nullable=True),
     Column("last_ingestion_ms", BigInteger, nullable=True),
     Column("upload_sequence", BigInteger, nullable=False),
+    # The last line an agent's shipper stored here: its Docker timestamp (ns) and its ordinal among the
+    # lines of that timestamp. Lines at or before it are duplicates of a resend (store/logs.append_shipped).
+    Column("shipped_ns", BigInteger, nullable=True),
+    Column("shipped_ordinal", Integer, nullable=True),
     UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
 )
 

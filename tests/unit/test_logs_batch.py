@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from dockyard.control.logs.batch import (
-    MAX_AGE_MS,
-    MAX_AHEAD_MS,
-    MS_PER_DAY,
     SPAN_MESSAGE,
     UNORDERED_MESSAGE,
     BatchVerdict,
@@ -16,6 +13,9 @@ from dockyard.control.logs.batch import (
     judge_batch,
 )
 from dockyard.core.errors import InvalidParameterError
+from dockyard.core.logs_limits import MAX_EVENT_AGE_MS as MAX_AGE_MS
+from dockyard.core.logs_limits import MAX_EVENT_AHEAD_MS as MAX_AHEAD_MS
+from dockyard.core.logs_limits import MS_PER_DAY
 
 NOW = 1_796_644_800_000  # 2026-12-07T12:00:00Z
 HOUR = 3600 * 1000

@@ -22,17 +22,16 @@ from itertools import pairwise
 from typing import Any
 
 from dockyard.core.errors import InvalidParameterError
-
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-MAX_EVENT_BYTES = 1_048_576
-EVENT_OVERHEAD_BYTES = 26
-"""What every event adds to the size of a batch besides its message's UTF-8 bytes."""
-
-MS_PER_DAY = 24 * 3600 * 1000
-MAX_SPAN_MS = MS_PER_DAY
-MAX_AGE_MS = 14 * MS_PER_DAY
-MAX_AHEAD_MS = 2 * 3600 * 1000
+from dockyard.core.logs_limits import (
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    MS_PER_DAY,
+)
+from dockyard.core.logs_limits import MAX_BATCH_SPAN_MS as MAX_SPAN_MS
+from dockyard.core.logs_limits import MAX_EVENT_AGE_MS as MAX_AGE_MS
+from dockyard.core.logs_limits import MAX_EVENT_AHEAD_MS as MAX_AHEAD_MS
 
 RETENTION_DAYS = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),

@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.control.logs.batch import EVENT_OVERHEAD_BYTES, judge_batch
+from dockyard.control.logs.batch import judge_batch
 from dockyard.control.logs.pattern import PatternError, compile_pattern
 from dockyard.core.context import RequestContext
+from dockyard.core.logs_limits import EVENT_OVERHEAD_BYTES
 from dockyard.services.base import Params, Result
 from dockyard.services.logs.errors import InvalidParameterException
 from dockyard.services.logs.groups import require_group

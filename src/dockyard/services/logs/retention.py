@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from dockyard.control.logs.batch import MS_PER_DAY
+from dockyard.core.logs_limits import MS_PER_DAY
 from dockyard.store import logs as store
 from dockyard.store.database import Database
 

@@ -187,3 +187,25 @@ def test_state_from_inspect() -> None:
     assert state.network_bindings == (NetworkBinding(8080, "tcp", "0.0.0.0", 32768),)
     assert state.ip_addresses == {"bridge": "172.17.0.2"}
     assert state.finished_at == datetime(2024, 5, 1, 12, 0, 2, tzinfo=UTC)
+
+
+def _frame(kind: int, payload: bytes) -> bytes:
+    return bytes([kind, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+def test_the_log_stream_is_demultiplexed_into_timestamped_lines_across_chunks() -> None:
+    stream = (
+        _frame(1, b"2026-12-07T11:56:39.123456789Z hello\n")
+        + _frame(2, b"2026-12-07T11:56:39.5Z oops\n")
+        # json-file cuts a long line in pieces, each with its own timestamp: joined under the first one
+        + _frame(1, b"2026-12-07T11:56:40.000000001Z first half ")
+        + _frame(1, b"2026-12-07T11:56:40.000000002Z second half\n")
+    )
+    demuxer = docker_api.LogDemuxer()
+    lines = [line for i in range(0, len(stream), 7) for line in demuxer.feed(stream[i : i + 7])]
+    base = 1_796_644_599 * 1_000_000_000
+    assert [(line.timestamp_ns - base, line.text, line.stream) for line in lines] == [
+        (123_456_789, "hello", "stdout"),
+        (500_000_000, "oops", "stderr"),
+        (1_000_000_001, "first half second half", "stdout"),
+    ]

@@ -10,9 +10,10 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
 
+from dockyard.agent.awslogs import DockerLine
 from dockyard.agent.runtime import (
     ContainerSpec,
     ContainerState,
@@ -94,6 +95,55 @@ def pull_digest(progress_lines: list[str]) -> str | None:
         if isinstance(status, str) and status.startswith("Digest: "):
             return status.removeprefix("Digest: ").strip()
     return None
+
+
+class LogDemuxer:
+    r"""Docker's multiplexed log stream (no TTY: frames of an 8-byte header, stream 1 stdout or 2 stderr
+    and a big-endian length, then the payload) with ``timestamps=true``, in chunks of any size, out as
+    :class:`DockerLine`\ s. The json-file driver cuts lines over 16 KiB into pieces, each with its own
+    timestamp: a piece without its newline is joined to the next, under the first piece's timestamp."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._partial: dict[int, tuple[int, str]] = {}
+
+    def feed(self, chunk: bytes) -> list[DockerLine]:
+        self._buffer += chunk
+        lines: list[DockerLine] = []
+        while len(self._buffer) >= 8:
+            size = int.from_bytes(self._buffer[4:8], "big")
+            if len(self._buffer) < 8 + size:
+                break
+            kind = self._buffer[0]
+            payload = bytes(self._buffer[8 : 8 + size])
+            del self._buffer[: 8 + size]
+            lines.extend(self._payload(kind, payload))
+        return lines
+
+    def _payload(self, kind: int, payload: bytes) -> list[DockerLine]:
+        found: list[DockerLine] = []
+        for piece in payload.splitlines(keepends=True):
+            stamp, _, rest = piece.partition(b" ")
+            timestamp = parse_timestamp_ns(stamp.decode("ascii", "replace"))
+            text = rest.decode("utf-8", "replace")
+            started, before = self._partial.pop(kind, (timestamp, ""))
+            if not text.endswith("\n"):
+                self._partial[kind] = (started, before + text)
+                continue
+            stream: Literal["stdout", "stderr"] = "stderr" if kind == STDERR_FRAME else "stdout"
+            found.append(DockerLine(started, (before + text)[:-1], stream))
+        return found
+
+
+STDERR_FRAME = 2
+
+
+def parse_timestamp_ns(text: str) -> int:
+    """RFC 3339 with nanoseconds (``2026-12-07T11:56:39.123456789Z``) as ns since the epoch."""
+    main, _, fraction = text.rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(main).replace(tzinfo=UTC).timestamp())
+    digits = (fraction + "000000000")[:9] if fraction else "0"
+    return seconds * 1_000_000_000 + int(digits)
 
 
 QUOTA_DRIVERS = frozenset({"btrfs", "zfs", "devicemapper"})

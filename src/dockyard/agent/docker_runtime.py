@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from dockyard.agent import docker_api
+from dockyard.agent.awslogs import DockerLine
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
@@ -170,6 +171,27 @@ class DockerRuntime:
 
     def runtimes(self) -> frozenset[str]:
         return frozenset(str(name) for name in (self._info().get("Runtimes") or {}))
+
+    def follow_logs(self, container_id: str, since_s: int, stop: threading.Event) -> Iterator[DockerLine]:
+        params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", "since": str(since_s)}
+        demuxer = docker_api.LogDemuxer()
+        self._require_socket()
+        try:
+            with self._client.stream(
+                "GET",
+                f"/containers/{quote(container_id)}/logs",
+                params=params,
+                timeout=httpx.Timeout(self._client.timeout.connect, read=None),
+            ) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._check(response, container_id)
+                for chunk in response.iter_raw():
+                    yield from demuxer.feed(chunk)
+                    if stop.is_set():
+                        return
+        except httpx.TransportError as exc:
+            raise RuntimeUnavailable(f"the log stream of {container_id[:12]} broke: {exc!r}") from exc
 
     def limits_storage(self) -> bool:
         if self._limits_storage is None:

@@ -16,11 +16,12 @@ import functools
 import hashlib
 import ipaddress
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dockyard.agent.awslogs import DockerLine
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
@@ -121,6 +122,8 @@ class FakeRuntime:
         self._runtimes = frozenset(runtimes)
         self.nests_cgroups = nests_cgroups
         """Whether :meth:`nested_cgroup` answers a cgroup (a cgroup v1 / cgroupfs engine)."""
+        self.logs: dict[str, builtins.list[DockerLine]] = {}
+        """Each container's output, as :meth:`follow_logs` returns it (tests fill it)."""
         self.quota_storage = quota_storage
         """Whether :meth:`limits_storage` (a storage driver with quotas)."""
         self._networks: dict[str, _Network] = {}
@@ -241,6 +244,12 @@ class FakeRuntime:
     @_locked
     def runtimes(self) -> frozenset[str]:
         return self._runtimes
+
+    def follow_logs(self, container_id: str, since_s: int, stop: threading.Event) -> Iterator[DockerLine]:
+        """The lines in :attr:`logs` for the container from ``since_s`` (no following: they are all there)."""
+        with self._lock:
+            lines = list(self.logs.get(container_id, ()))
+        yield from (line for line in lines if line.timestamp_ns >= since_s * 1_000_000_000)
 
     @_locked
     def limits_storage(self) -> bool:

@@ -24,10 +24,13 @@ Semantics every implementation keeps (Docker's, which ECS's are built on):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+from dockyard.agent.awslogs import DockerLine
 
 NetworkMode = Literal["bridge", "host", "none"]
 ContainerStatus = Literal["created", "running", "exited", "dead"]
@@ -278,6 +281,11 @@ class ContainerRuntime(Protocol):
 
     def runtimes(self) -> frozenset[str]:
         """The OCI runtimes the engine offers (``runc``, and ``runsc`` where gVisor is registered)."""
+
+    def follow_logs(self, container_id: str, since_s: int, stop: threading.Event) -> Iterator[DockerLine]:
+        """The container's output, stdout and stderr, one line at a time in order, from ``since_s`` (epoch
+        seconds; 0: the start), following it until the container stops (or ``stop`` is set). Raises
+        :class:`ContainerNotFound`."""
 
     def limits_storage(self) -> bool:
         """Whether the storage driver caps a container's writable layer (``StorageOpt size``): btrfs,

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.agent import container_specs, task_logic
+from dockyard.agent.awslogs import AwslogsOptions
+from dockyard.agent.log_shipper import LogShipper
 from dockyard.agent.pause_image import UnsupportedPlatform, ensure_pause_image
 from dockyard.agent.registry_auth import image_registry
 from dockyard.agent.reporter import ContainerChange, TaskReport, TaskReporter, TaskStatus
@@ -108,6 +110,7 @@ class TaskEngine:
         registry_auth: Callable[[str], PullAuth | None],
         metadata_endpoint: str | None,
         health_publisher: Callable[[str, Mapping[str, str]], None] | None = None,
+        log_shipper: LogShipper | None = None,
         poll_interval_s: float = 1.0,
         cleanup_after_s: float = 3600,
         default_stop_timeout_s: int = container_specs.DEFAULT_STOP_TIMEOUT_S,
@@ -122,6 +125,7 @@ class TaskEngine:
         self._registry_auth = registry_auth
         self._metadata_endpoint = metadata_endpoint
         self._health_publisher = health_publisher
+        self._log_shipper = log_shipper
         self._poll_interval_s = poll_interval_s
         self._cleanup_after = timedelta(seconds=cleanup_after_s)
         self._default_stop_timeout_s = default_stop_timeout_s
@@ -163,6 +167,7 @@ class TaskEngine:
         for arn in arns:
             self._submit(arn, force=True)
             self._ensure_runner(arn)
+            self._resume_log_shipping(arn)
         self._spawn("task-housekeeper", self._housekeep)
         if orphans:
             self._spawn("task-reaper", lambda: self._reap(orphans))
@@ -170,6 +175,8 @@ class TaskEngine:
     def close(self) -> None:
         """Stop the engine's threads promptly; containers keep running (a restart adopts them)."""
         self._closing.set()
+        if self._log_shipper is not None:
+            self._log_shipper.close()
         self._housekeeping.set()
         with self._lock:
             for wake in self._wakes.values():
@@ -405,6 +412,12 @@ class TaskEngine:
         pause_start: _PauseStart | None = None,
     ) -> bool:
         """Create (unless it exists) and start ``container``; ``False`` when that failed the task."""
+        try:
+            awslogs = self._awslogs(task, container)
+        except ValueError as exc:
+            reason = f"CannotStartContainerError: failed to initialize logging driver: {exc}"
+            self._fail(task.arn, container, reason)
+            return False
         if container.docker_id is None:
             try:
                 spec = container_specs.build_spec(
@@ -445,8 +458,40 @@ class TaskEngine:
         except (ContainerStartError, ContainerNotFound) as exc:
             self._fail(task.arn, container, f"CannotStartContainerError: {exc.message}")
             return False
+        if awslogs is not None and self._log_shipper is not None:
+            self._log_shipper.follow(
+                container.docker_id, awslogs, task_arn=task.arn, container_name=container.name
+            )
         self._observe(task.arn, container, self._runtime.inspect(container.docker_id))
         return True
+
+    # --- awslogs -------------------------------------------------------------------------------------------
+
+    def _awslogs(self, task: TaskRecord, container: ContainerRecord) -> AwslogsOptions | None:
+        """The container's awslogs options (None: it keeps Docker's json-file log only); ValueError in
+        Docker's or ECS's words for options they refuse."""
+        return AwslogsOptions.parse(
+            container.definition.get("logConfiguration"),
+            fargate=task.payload.get("launchType") == "FARGATE",
+        )
+
+    def _resume_log_shipping(self, arn: str) -> None:
+        """After a restart: ship the rest of the logs of the task's started awslogs containers."""
+        if self._log_shipper is None:
+            return
+        with self._lock:
+            task = self._tasks[arn]
+            started = [c for c in task.containers.values() if c.docker_id is not None and c.started]
+        for container in started:
+            assert container.docker_id is not None
+            try:
+                options = self._awslogs(task, container)
+            except ValueError:
+                continue
+            if options is not None and not self._log_shipper.done(container.docker_id):
+                self._log_shipper.follow(
+                    container.docker_id, options, task_arn=task.arn, container_name=container.name
+                )
 
     # --- awsvpc: the pause container and the OCI runtime ----------------------------------------------------
 
@@ -849,6 +894,8 @@ class TaskEngine:
         try:
             for docker_id in ids:
                 self._runtime.remove(docker_id)
+                if self._log_shipper is not None:
+                    self._log_shipper.forget(docker_id)
         except ContainerRuntimeError as exc:
             log.warning("task %s: removing its containers failed: %s", arn, exc)
             return

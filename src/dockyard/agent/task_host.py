@@ -26,6 +26,7 @@ from dockyard.agent.channel import PushChannel
 from dockyard.agent.config import AgentSettings
 from dockyard.agent.docker_runtime import DockerRuntime
 from dockyard.agent.firewall import Firewall
+from dockyard.agent.log_shipper import LogShipper
 from dockyard.agent.metadata import BridgeGatewayError, MetadataServer, bridge_gateway
 from dockyard.agent.registry_auth import RegistryCredentials
 from dockyard.agent.reporter import ApiReporter, StateChangeClient
@@ -115,8 +116,13 @@ def start_task_host(settings: AgentSettings, joined: Joined, ecs: StateChangeCli
         if channel_ref:
             channel_ref[0].publish_health(task_arn, statuses)
 
+    def send_logs(request: Mapping[str, Any]) -> dict[str, Any] | None:
+        return channel_ref[0].put_log_events(request) if channel_ref else None
+
+    runtime = DockerRuntime(settings.docker_socket)
+    shipper = LogShipper(runtime, settings.data_dir.expanduser() / "logs", send_logs)
     engine = TaskEngine(
-        runtime=DockerRuntime(settings.docker_socket),
+        runtime=runtime,
         reporter=reporter,
         store_path=settings.data_dir.expanduser() / "tasks.json",
         cluster_arn=joined.cluster_arn,
@@ -125,6 +131,7 @@ def start_task_host(settings: AgentSettings, joined: Joined, ecs: StateChangeCli
         registry_auth=RegistryCredentials(ecr),
         metadata_endpoint=None if metadata is None else metadata.base_url,
         health_publisher=publish_health,
+        log_shipper=shipper,
         cleanup_after_s=settings.task_cleanup_wait_s,
         default_stop_timeout_s=round(settings.container_stop_timeout_s),
     )

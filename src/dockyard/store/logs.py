@@ -302,7 +302,8 @@ ShipPosition = tuple[int, int]
 class Shipped:
     """What :func:`append_shipped` did with an agent's batch."""
 
-    stored: int
+    stored: tuple[tuple[int, str, ShipPosition], ...]
+    """The events stored (the batch's, without those already stored)."""
     duplicates: int
     position: ShipPosition | None
     """The stream's shipped position after the batch (None: nothing was ever shipped into it)."""
@@ -326,7 +327,7 @@ def append_shipped(
     shipped: ShipPosition | None = None if row[0] is None else (int(row[0]), int(row[1] or 0))
     fresh = [e for e in events if shipped is None or e[2] > shipped]
     if not fresh:
-        return Shipped(stored=0, duplicates=len(events), position=shipped)
+        return Shipped(stored=(), duplicates=len(events), position=shipped)
     append_events(conn, stream, [(timestamp, message) for timestamp, message, _ in fresh], ingestion_ms)
     last = max(e[2] for e in fresh)
     conn.execute(
@@ -334,7 +335,7 @@ def append_shipped(
         .where(streams_table.c.id == stream.id)
         .values(shipped_ns=last[0], shipped_ordinal=last[1])
     )
-    return Shipped(stored=len(fresh), duplicates=len(events) - len(fresh), position=last)
+    return Shipped(stored=tuple(fresh), duplicates=len(events) - len(fresh), position=last)
 
 
 def stream_events(

@@ -507,7 +507,7 @@ log_streams = Table(
     # The last line an agent's shipper stored here: its Docker timestamp (ns) and its ordinal among the
     # lines of that timestamp. Lines at or before it are duplicates of a resend (store/logs.append_shipped).
     Column("shipped_ns", BigInteger, nullable=True),
-    Column("shipped_ordinal", Integer, nullable=True),
+    Column("shipped_ordinal", BigInteger, nullable=True),
     UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
 )
 

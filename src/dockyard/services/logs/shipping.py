@@ -84,12 +84,11 @@ class AgentLogShipping:
                 retention_days=group.retention_days,
             )
             shipped = store.append_shipped(tx, stream, events[verdict.start : verdict.end], now_ms)
-        fresh = events[verdict.start : verdict.end][shipped.duplicates :]
-        if fresh and self._on_ingest is not None:
-            accepted = [(t, m) for t, m, _ in fresh]
+        if shipped.stored and self._on_ingest is not None:
+            accepted = [(t, m) for t, m, _ in shipped.stored]
             self._on_ingest(Ingested(group.id, group.name, group.account_id, stream.name, accepted, now_ms))
         return {
-            "stored": shipped.stored,
+            "stored": len(shipped.stored),
             "duplicates": shipped.duplicates,
             "rejected": len(events) - (verdict.end - verdict.start),
             "position": list(shipped.position) if shipped.position is not None else None,

@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("log_streams") as batch:
         batch.add_column(sa.Column("shipped_ns", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("shipped_ordinal", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("shipped_ordinal", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:

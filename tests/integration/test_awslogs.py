@@ -1,0 +1,174 @@
+"""A task's output in CloudWatch Logs through the awslogs driver, as a new user meets it: a task definition
+with ``logConfiguration.logDriver = awslogs`` on a real agent and the real Docker Engine, the lines read
+back with boto3 (get-log-events, filter-log-events); every line exactly once across a kill -9 of the
+agent in the middle of the output."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.agents import (
+    CLUSTER_LABEL,
+    AgentProcess,
+    all_connected,
+    push_busybox,
+    remove_containers,
+    require_docker,
+    unique_suffix,
+    wait_for_status,
+)
+from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, free_port, make_client
+from tests.polling import wait_until
+
+DEADLINE_S = 60.0
+# 1,000 numbered lines: every 7th says ERROR, every 11th is JSON with a latency, every 13th says "x".
+PRINT_1000 = (
+    "i=1; while [ $i -le 1000 ]; do "
+    'if [ $((i % 11)) -eq 0 ]; then echo "{\\"n\\": $i, \\"latency\\": $((i % 200))}"; '
+    'elif [ $((i % 7)) -eq 0 ]; then echo "line $i ERROR a"; '
+    'elif [ $((i % 13)) -eq 0 ]; then echo "line $i x b"; '
+    'else echo "line $i"; fi; i=$((i + 1)); done; sleep 3600'
+)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    require_docker()
+    base = tmp_path_factory.mktemp("awslogs")
+    server = ServerProcess(base / "server")
+    server.data_dir.mkdir()
+    server.start()
+    keys = Keys(ROOT_KEY_ID, ROOT_SECRET)
+    ecs = make_client(server, "ecs", keys)
+    cluster = ecs.create_cluster(clusterName=f"logs-{unique_suffix()}")["cluster"]
+    image = push_busybox(server.endpoint, keys, base / "docker-config", f"busybox-{unique_suffix()}")
+    agent = AgentProcess(server, keys, cluster["clusterName"], base / "agent")
+    agent.start("--metadata-port", str(free_port()))
+    try:
+        wait_until(
+            lambda: all_connected(ecs, cluster["clusterName"], agent), deadline_s=DEADLINE_S, what="the agent"
+        )
+        yield {
+            "server": server,
+            "ecs": ecs,
+            "logs": make_client(server, "logs", keys),
+            "cluster": cluster["clusterName"],
+            "image": image,
+            "agent": agent,
+        }
+    finally:
+        agent.stop()
+        server.stop()
+        remove_containers(CLUSTER_LABEL, cluster["clusterArn"])
+
+
+def run(host: dict[str, Any], command: str, group: str) -> str:
+    family = f"logs-{uuid.uuid4().hex[:6]}"
+    host["ecs"].register_task_definition(
+        family=family,
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": host["image"],
+                "memory": 64,
+                "command": ["sh", "-c", command],
+                "stopTimeout": 1,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": group,
+                        "awslogs-region": "us-east-1",
+                        "awslogs-stream-prefix": "prefix",
+                        "awslogs-create-group": "true",
+                    },
+                },
+            }
+        ],
+    )
+    (task,) = host["ecs"].run_task(cluster=host["cluster"], taskDefinition=family)["tasks"]
+    return str(task["taskArn"])
+
+
+def all_events(logs: Any, group: str, stream: str) -> list[str]:
+    messages: list[str] = []
+    token = None
+    while True:
+        kwargs = {"nextToken": token} if token else {"startFromHead": True}
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, **kwargs)
+        messages += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            return messages
+        token = page["nextForwardToken"]
+
+
+def count_of(logs: Any, group: str, stream: str) -> int:
+    try:
+        return len(all_events(logs, group, stream))
+    except logs.exceptions.ResourceNotFoundException:
+        return 0
+
+
+def filtered(logs: Any, group: str, pattern: str) -> list[str]:
+    found: list[str] = []
+    kwargs: dict[str, Any] = {"logGroupName": group, "filterPattern": pattern}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        found += [e["message"] for e in page["events"]]
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def expected_line(i: int) -> str:
+    if i % 11 == 0:
+        return json.dumps({"n": i, "latency": i % 200})
+    if i % 7 == 0:
+        return f"line {i} ERROR a"
+    if i % 13 == 0:
+        return f"line {i} x b"
+    return f"line {i}"
+
+
+def test_a_tasks_1000_lines_in_order_and_filtered(host: dict[str, Any]) -> None:
+    group = f"/ecs/{uuid.uuid4().hex[:8]}"
+    task_arn = run(host, PRINT_1000, group)
+    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    logs = host["logs"]
+    wait_until(lambda: count_of(logs, group, stream) >= 1000, deadline_s=DEADLINE_S, what="1,000 lines")
+    lines = [expected_line(i) for i in range(1, 1001)]
+    assert all_events(logs, group, stream) == lines
+
+    assert filtered(logs, group, '"ERROR"') == [m for m in lines if "ERROR" in m]
+    assert filtered(logs, group, "?a ?b") == [m for m in lines if "a" in m or "b" in m]
+    assert filtered(logs, group, "line -x") == [m for m in lines if "line" in m and "x" not in m]
+    assert filtered(logs, group, "{ $.latency > 100 }") == [
+        m for m in lines if m.startswith("{") and json.loads(m)["latency"] > 100
+    ]
+    host["ecs"].stop_task(cluster=host["cluster"], task=task_arn)
+
+
+def test_every_line_exactly_once_across_a_kill_9_of_the_agent(host: dict[str, Any]) -> None:
+    ecs, agent, logs = host["ecs"], host["agent"], host["logs"]
+    group = f"/ecs/{uuid.uuid4().hex[:8]}"
+    slow = (
+        'i=1; while [ $i -le 3000 ]; do echo "n $i"; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i + 1)); done; '
+        "sleep 3600"
+    )
+    task_arn = run(host, slow, group)
+    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    wait_until(lambda: count_of(logs, group, stream) >= 200, deadline_s=DEADLINE_S, what="the first lines")
+
+    agent.kill()  # while the task prints
+    agent.start("--metadata-port", str(free_port()))
+    wait_until(
+        lambda: all_connected(ecs, host["cluster"], agent), deadline_s=DEADLINE_S, what="the agent back"
+    )
+    wait_until(lambda: count_of(logs, group, stream) >= 3000, deadline_s=90, what="all 3,000 lines")
+    assert all_events(logs, group, stream) == [f"n {i}" for i in range(1, 3001)]
+    ecs.stop_task(cluster=host["cluster"], task=task_arn)
+    wait_for_status(ecs, host["cluster"], [task_arn], "STOPPED", deadline_s=DEADLINE_S, agents=[agent])

@@ -6,6 +6,7 @@ agent in the middle of the output."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from tests.integration.agents import (
     wait_for_status,
 )
 from tests.integration.conftest import ROOT_KEY_ID, ROOT_SECRET, Keys, ServerProcess, free_port, make_client
+from tests.integration.test_logs_api import Tail, logs_client
 from tests.polling import wait_until
 
 DEADLINE_S = 60.0
@@ -56,7 +58,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {
             "server": server,
             "ecs": ecs,
-            "logs": make_client(server, "logs", keys),
+            "logs": logs_client(server, keys),
             "cluster": cluster["clusterName"],
             "image": image,
             "agent": agent,
@@ -172,3 +174,44 @@ def test_every_line_exactly_once_across_a_kill_9_of_the_agent(host: dict[str, An
     assert all_events(logs, group, stream) == [f"n {i}" for i in range(1, 3001)]
     ecs.stop_task(cluster=host["cluster"], task=task_arn)
     wait_for_status(ecs, host["cluster"], [task_arn], "STOPPED", deadline_s=DEADLINE_S, agents=[agent])
+
+
+def test_live_tail_shows_a_running_tasks_new_lines_within_2_seconds(host: dict[str, Any]) -> None:
+    logs = host["logs"]
+    group = f"/ecs/{uuid.uuid4().hex[:8]}"
+    task_arn = run(host, 'i=1; while true; do echo "tick $i"; i=$((i + 1)); sleep 0.5; done', group)
+    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    wait_until(lambda: count_of(logs, group, stream) >= 1, deadline_s=DEADLINE_S, what="the first tick")
+    arn = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupArn"]
+    tail = Tail(logs.start_live_tail(logGroupIdentifiers=[arn]))
+    try:
+        tail.next_event("sessionStart", deadline_s=10)
+        results = tail.results_within(10, wanted=3)
+        received_ms = time.time() * 1000
+        assert len(results) >= 3 and all(r["message"].startswith("tick ") for r in results)
+        assert received_ms - results[-1]["timestamp"] < 2000  # printed → in the tail within 2 s
+    finally:
+        tail.close()
+        host["ecs"].stop_task(cluster=host["cluster"], task=task_arn)
+
+
+def test_every_line_exactly_once_across_a_kill_9_of_the_server(host: dict[str, Any]) -> None:
+    ecs, agent, server = host["ecs"], host["agent"], host["server"]
+    group = f"/ecs/{uuid.uuid4().hex[:8]}"
+    slow = (
+        'i=1; while [ $i -le 2000 ]; do echo "m $i"; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i + 1)); done; '
+        "sleep 3600"
+    )
+    task_arn = run(host, slow, group)
+    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    logs = host["logs"]
+    wait_until(lambda: count_of(logs, group, stream) >= 100, deadline_s=DEADLINE_S, what="the first lines")
+
+    server.kill()  # while the task prints: the agent keeps reading, and resends what got no answer
+    server.start()
+    wait_until(
+        lambda: all_connected(ecs, host["cluster"], agent), deadline_s=DEADLINE_S, what="the agent back"
+    )
+    wait_until(lambda: count_of(logs, group, stream) >= 2000, deadline_s=90, what="all 2,000 lines")
+    assert all_events(logs, group, stream) == [f"m {i}" for i in range(1, 2001)]
+    ecs.stop_task(cluster=host["cluster"], task=task_arn)

@@ -182,7 +182,21 @@ def test_run_task_on_fargate_with_the_aws_cli(
         [
             {"name": "web", "image": image, "essential": True, "command": ["sh", "-c", WEB]},
             {"name": "probe", "image": image, "essential": False, "command": ["sh", "-c", PROBE_LOCALHOST]},
-            {"name": "meta", "image": image, "essential": False, "command": ["sh", "-c", READ_METADATA]},
+            {
+                "name": "meta",
+                "image": image,
+                "essential": False,
+                "command": ["sh", "-c", READ_METADATA],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/ecs/fargate-web",
+                        "awslogs-region": REGION,
+                        "awslogs-stream-prefix": "fg",
+                        "awslogs-create-group": "true",
+                    },
+                },
+            },
         ],
     )
     network = (
@@ -231,6 +245,21 @@ def test_run_task_on_fargate_with_the_aws_cli(
     assert first_read.startswith(("HTTP/1.0 200", "HTTP/1.1 200")), first_read
     metadata = json.loads(first_read[first_read.index("{") : first_read.rindex("}") + 1])
     assert "AWS_EXECUTION_ENV=AWS_ECS_FARGATE" in web["Config"]["Env"]
+    # The same output in CloudWatch Logs: shipped by the pool host into the user's account.
+    stream = f"fg/meta/{task['taskArn'].rsplit('/', 1)[-1]}"
+    cloudwatch = make_client(fargate_server, "logs", user)
+
+    def shipped() -> list[str]:
+        try:
+            events = cloudwatch.get_log_events(logGroupName="/ecs/fargate-web", logStreamName=stream)[
+                "events"
+            ]
+        except cloudwatch.exceptions.ResourceNotFoundException:
+            return []
+        return [e["message"] for e in events]
+
+    wait_until(lambda: "exit 0" in shipped(), deadline_s=30, what="the metadata read in CloudWatch Logs")
+    assert any(m.startswith("{") and json.loads(m)["TaskARN"] == task["taskArn"] for m in shipped())
     assert metadata["LaunchType"] == "FARGATE" and metadata["TaskARN"] == task["taskArn"]
     assert metadata["AvailabilityZone"] == subnets[0]["AvailabilityZone"]
     assert metadata["Limits"] == {"CPU": 0.25, "Memory": 512}

@@ -119,3 +119,17 @@ def test_an_agent_cannot_ship_for_a_task_elsewhere(server: ServerProcess, agents
     assert answer is not None and answer["error"]["code"] == "AccessDeniedException", answer
     logs = make_client(server, "logs", keys)
     assert logs.describe_log_groups(logGroupNamePrefix="/ecs/stolen")["logGroups"] == []
+
+
+def test_awslogs_region_picks_the_region_of_the_group(server: ServerProcess, agents: FakeAgents) -> None:
+    keys = server.create_key(unique_name("user"))
+    task_arn, agent, _cluster = run_task(server, keys, agents)
+    group = f"/ecs/{unique_name('g')}"
+    answer = agent.channel.put_log_events({**batch(task_arn, group, range(2)), "region": "eu-west-1"})
+    assert answer is not None and answer.get("stored") == 2, answer
+    assert make_client(server, "logs", keys, region="eu-west-1").describe_log_groups(
+        logGroupNamePrefix=group
+    )["logGroups"]
+    assert make_client(server, "logs", keys).describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+    bad = agent.channel.put_log_events({**batch(task_arn, group, range(2, 3)), "region": "moon"})
+    assert bad is not None and bad["error"]["code"] == "InvalidParameterException", bad

@@ -79,6 +79,7 @@ class LogShipper:
                 "logGroupName": options.group,
                 "logStreamName": options.stream_name(container_name, task_id, docker_id),
                 "createGroup": options.create_group,
+                "region": options.region,
             }
             thread = threading.Thread(
                 target=self._ship,

@@ -35,10 +35,11 @@ healthStatus}]}]}`` with ``healthStatus`` HEALTHY, UNHEALTHY or UNKNOWN, sent wh
 changes (ECS carries health on its telemetry channel; SubmitTaskStateChange has no field for it).
 
 Agent → server, answered: ``PutLogEventsRequest`` ``{messageId, taskArn, containerName, logGroupName,
-logStreamName, createGroup, events: [{timestamp, message, position: [ns, ordinal]}]}``: output of an
+logStreamName, createGroup, region, events: [{timestamp, message, position: [ns, ordinal]}]}``: output of an
 ``awslogs`` container, in order; ``timestamp`` in ms, ``position`` the line's place in the container's
 output (Docker's timestamp in ns, then its ordinal among lines of that timestamp). The server stores it
-in the task's own account (the task must be on the sender's instance) and answers
+in the task's own account, in ``region`` (awslogs-region; absent: the task's), the task on the sender's
+instance, and answers
 ``PutLogEventsAck{messageId, stored, duplicates, rejected, position}``, or ``{messageId, error: {code,
 message}}`` (e.g. ResourceNotFoundException when the group is missing and ``createGroup`` is false).
 Events at or before the stream's last stored position are duplicates of a resend and are not stored again,

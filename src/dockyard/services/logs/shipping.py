@@ -1,10 +1,10 @@
 """Container output an agent ships for ``awslogs`` tasks, received over its push channel.
 
 ```
-agent ──PutLogEventsRequest {messageId, taskArn, logGroupName, logStreamName, createGroup,
+agent ──PutLogEventsRequest {messageId, taskArn, logGroupName, logStreamName, createGroup, region,
                              events: [{timestamp (ms), message, position: [ns, ordinal]}]}──▶ accept()
-   the task must be on the agent's own instance; its account and region are the group's (a Fargate pool
-   host writes into its tasks' accounts without holding their credentials)
+   the task must be on the agent's own instance; its account is the group's (a Fargate pool host writes
+   into its tasks' accounts without holding their credentials), in awslogs-region or the task's region
    one write transaction: the group (created if createGroup and missing, else ResourceNotFoundException),
    the stream (always created, as the awslogs driver does), AWS's batch rules, the events after the
    stream's shipped position (store/logs.append_shipped), committed before the answer
@@ -18,11 +18,12 @@ their positions are at or before the stream's, so they are counted as duplicates
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.control.logs.batch import judge_batch
-from dockyard.core.errors import ApiError
+from dockyard.core.errors import ApiError, InvalidParameterError
 from dockyard.services.logs.errors import GROUP_NOT_FOUND, ResourceNotFoundException
 from dockyard.services.logs.events import Ingested, IngestListener
 from dockyard.store import logs as store
@@ -65,12 +66,13 @@ class AgentLogShipping:
             task = task_store.find_task_by_arn(tx, str(message.get("taskArn") or ""))
             if task is None or task.container_instance_arn != instance_arn:
                 raise ShippingRefusedError(TASK_NOT_HERE)
-            group = store.find_group(tx, task.account_id, task.region, group_name)
+            region = _region(message.get("region")) or task.region
+            group = store.find_group(tx, task.account_id, region, group_name)
             if group is None and message.get("createGroup"):
                 store.create_group(
-                    tx, account_id=task.account_id, region=task.region, name=group_name, created_ms=now_ms
+                    tx, account_id=task.account_id, region=region, name=group_name, created_ms=now_ms
                 )
-                group = store.find_group(tx, task.account_id, task.region, group_name)
+                group = store.find_group(tx, task.account_id, region, group_name)
             if group is None:
                 raise ResourceNotFoundException(GROUP_NOT_FOUND)
             stream = store.find_stream(tx, group.id, stream_name)
@@ -93,6 +95,19 @@ class AgentLogShipping:
             "rejected": len(events) - (verdict.end - verdict.start),
             "position": list(shipped.position) if shipped.position is not None else None,
         }
+
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _region(given: object) -> str | None:
+    """``awslogs-region`` when the container names one (the task's region otherwise);
+    InvalidParameterException for something that is not a region name."""
+    if given is None or given == "":
+        return None
+    if not isinstance(given, str) or not _REGION.fullmatch(given):
+        raise InvalidParameterError(f"awslogs-region {given!r} is not a region")
+    return given
 
 
 def _events(raw: object) -> list[tuple[int, str, store.ShipPosition]]:

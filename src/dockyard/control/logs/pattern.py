@@ -648,18 +648,22 @@ def _matches(body: Body, message: str) -> bool:
             return _delimited_matches(body, _split_fields(message))
 
 
+def _not_json_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=_not_json_constant)
+"""Built once: ``json.loads`` with keyword arguments builds a decoder per call."""
+
+
 def _json_object(message: str) -> dict[str, object] | None:
+    if not message.lstrip(" \t\n\r").startswith("{"):  # not an object: no need to parse it to know
+        return None
     try:
-        document = json.loads(
-            message, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=_not_json_constant
-        )
+        document = _DECODER.decode(message)
     except (ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
-
-
-def _not_json_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _resolve(document: object, target: Selector | str) -> object:

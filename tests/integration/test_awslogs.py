@@ -96,6 +96,19 @@ def run(host: dict[str, Any], command: str, group: str) -> str:
     return str(task["taskArn"])
 
 
+def stream_of(task_arn: str) -> str:
+    """ECS's stream name for the task's container ``web`` under the prefix ``prefix``."""
+    return f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+
+
+def numbered_slowly(word: str, count: int) -> str:
+    """A command printing ``<word> 1`` … ``<word> <count>``, 50 lines every 0.1 s, then sleeping."""
+    return (
+        f'i=1; while [ $i -le {count} ]; do echo "{word} $i"; [ $((i % 50)) -eq 0 ] && sleep 0.1; '
+        "i=$((i + 1)); done; sleep 3600"
+    )
+
+
 def all_events(logs: Any, group: str, stream: str) -> list[str]:
     messages: list[str] = []
     token = None
@@ -139,7 +152,7 @@ def expected_line(i: int) -> str:
 def test_a_tasks_1000_lines_in_order_and_filtered(host: dict[str, Any]) -> None:
     group = f"/ecs/{uuid.uuid4().hex[:8]}"
     task_arn = run(host, PRINT_1000, group)
-    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    stream = stream_of(task_arn)
     logs = host["logs"]
     wait_until(lambda: count_of(logs, group, stream) >= 1000, deadline_s=DEADLINE_S, what="1,000 lines")
     lines = [expected_line(i) for i in range(1, 1001)]
@@ -157,12 +170,8 @@ def test_a_tasks_1000_lines_in_order_and_filtered(host: dict[str, Any]) -> None:
 def test_every_line_exactly_once_across_a_kill_9_of_the_agent(host: dict[str, Any]) -> None:
     ecs, agent, logs = host["ecs"], host["agent"], host["logs"]
     group = f"/ecs/{uuid.uuid4().hex[:8]}"
-    slow = (
-        'i=1; while [ $i -le 3000 ]; do echo "n $i"; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i + 1)); done; '
-        "sleep 3600"
-    )
-    task_arn = run(host, slow, group)
-    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    task_arn = run(host, numbered_slowly("n", 3000), group)
+    stream = stream_of(task_arn)
     wait_until(lambda: count_of(logs, group, stream) >= 200, deadline_s=DEADLINE_S, what="the first lines")
 
     agent.kill()  # while the task prints
@@ -180,7 +189,7 @@ def test_live_tail_shows_a_running_tasks_new_lines_within_2_seconds(host: dict[s
     logs = host["logs"]
     group = f"/ecs/{uuid.uuid4().hex[:8]}"
     task_arn = run(host, 'i=1; while true; do echo "tick $i"; i=$((i + 1)); sleep 0.5; done', group)
-    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    stream = stream_of(task_arn)
     wait_until(lambda: count_of(logs, group, stream) >= 1, deadline_s=DEADLINE_S, what="the first tick")
     arn = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupArn"]
     tail = Tail(logs.start_live_tail(logGroupIdentifiers=[arn]))
@@ -198,12 +207,8 @@ def test_live_tail_shows_a_running_tasks_new_lines_within_2_seconds(host: dict[s
 def test_every_line_exactly_once_across_a_kill_9_of_the_server(host: dict[str, Any]) -> None:
     ecs, agent, server = host["ecs"], host["agent"], host["server"]
     group = f"/ecs/{uuid.uuid4().hex[:8]}"
-    slow = (
-        'i=1; while [ $i -le 2000 ]; do echo "m $i"; [ $((i % 50)) -eq 0 ] && sleep 0.1; i=$((i + 1)); done; '
-        "sleep 3600"
-    )
-    task_arn = run(host, slow, group)
-    stream = f"prefix/web/{task_arn.rsplit('/', 1)[-1]}"
+    task_arn = run(host, numbered_slowly("m", 2000), group)
+    stream = stream_of(task_arn)
     logs = host["logs"]
     wait_until(lambda: count_of(logs, group, stream) >= 100, deadline_s=DEADLINE_S, what="the first lines")
 

@@ -236,26 +236,35 @@ def bench_runtime(work: Path, runtime: str, args: argparse.Namespace, concurrent
         image = push_image(endpoint, work)
         ecs, ec2 = client("ecs", endpoint), client("ec2", endpoint)
         cluster = "bench"
-        ecs.create_cluster(clusterName=cluster)
-        definition = register(ecs, image)
-        network = network_configuration(ec2)
-        poll_s = args.poll_ms / 1000
-        # Warm-up: waits for the supervised pool host to join, pulls the image, creates the subnet networks.
-        time_dockyard(ecs, cluster, definition, network, poll_s, deadline_s=180)
-        time_docker(image, runtime)
-        docker_runs, ours = [], []
-        for _ in range(args.tasks):
-            docker_runs.append(time_docker(image, runtime))
-            ours.append(time_dockyard(ecs, cluster, definition, network, poll_s))
-        result: dict[str, Any] = {
-            "docker": quantiles(docker_runs),
-            "dockyard": quantiles(ours),
-        }
-        result["ratio_p50"] = result["dockyard"]["p50_ms"] / result["docker"]["p50_ms"]
-        result["ratio_p95"] = result["dockyard"]["p95_ms"] / result["docker"]["p95_ms"]
-        if concurrent:
-            result["concurrent"] = run_concurrent(ecs, cluster, definition, network, concurrent)
-        return result
+        cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+        try:
+            return _measure(ecs, ec2, cluster, image, runtime, args, concurrent)
+        finally:  # the agent keeps stopped tasks' containers for an hour, as ECS's does: remove them
+            label = f"label=com.amazonaws.ecs.cluster={cluster_arn}"
+            leftovers = _lines(["docker", "ps", "-aq", "--filter", label])
+            if leftovers:
+                subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True, check=False)
+
+
+def _measure(
+    ecs: Any, ec2: Any, cluster: str, image: str, runtime: str, args: argparse.Namespace, concurrent: int
+) -> dict[str, Any]:
+    definition = register(ecs, image)
+    network = network_configuration(ec2)
+    poll_s = args.poll_ms / 1000
+    # Warm-up: waits for the supervised pool host to join, pulls the image, creates the subnet networks.
+    time_dockyard(ecs, cluster, definition, network, poll_s, deadline_s=180)
+    time_docker(image, runtime)
+    docker_runs, ours = [], []
+    for _ in range(args.tasks):
+        docker_runs.append(time_docker(image, runtime))
+        ours.append(time_dockyard(ecs, cluster, definition, network, poll_s))
+    result: dict[str, Any] = {"docker": quantiles(docker_runs), "dockyard": quantiles(ours)}
+    result["ratio_p50"] = result["dockyard"]["p50_ms"] / result["docker"]["p50_ms"]
+    result["ratio_p95"] = result["dockyard"]["p95_ms"] / result["docker"]["p95_ms"]
+    if concurrent:
+        result["concurrent"] = run_concurrent(ecs, cluster, definition, network, concurrent)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from dockyard.control.changes import ChangeFeed, ClusterChange, ClusterRef
+from dockyard.control.controllers.by_region import queue_region, sync_each
 from dockyard.control.controllers.queue import WorkQueue
 from dockyard.control.launch import interfaces
 from dockyard.control.launch.fargate import Pool, place_waiting
@@ -65,19 +66,10 @@ class FargatePoolController:
             return task_store.regions_with_work(tx)
 
     def watch(self, queue: WorkQueue[str]) -> Callable[[ClusterChange], None]:
-        def on_change(change: ClusterChange) -> None:
-            queue.add(change.cluster.region)
-
-        return on_change
+        return queue_region(queue)
 
     def sync_many(self, keys: Sequence[str]) -> dict[str, float | Exception | None]:
-        results: dict[str, float | Exception | None] = {}
-        for region in keys:
-            try:
-                results[region] = self.sync_region(region)
-            except Exception as exc:
-                results[region] = exc
-        return results
+        return sync_each(keys, self.sync_region)
 
     def sync_region(self, region: str) -> float | None:
         """One pass over the region; when to look again (tasks still waiting) or None."""

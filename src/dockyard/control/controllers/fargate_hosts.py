@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from dockyard.control.changes import ChangeFeed, ClusterChange
+from dockyard.control.controllers.by_region import queue_region, sync_each
 from dockyard.control.controllers.queue import WorkQueue
 from dockyard.control.launch import fargate_rules as rules
 from dockyard.control.launch.fargate import Pool, pool_ref
@@ -70,19 +71,10 @@ class PoolHostRetirer:
             return instance_store.cluster_regions(tx, self._pool_account_id, rules.POOL_CLUSTER)
 
     def watch(self, queue: WorkQueue[str]) -> Callable[[ClusterChange], None]:
-        def on_change(change: ClusterChange) -> None:
-            queue.add(change.cluster.region)
-
-        return on_change
+        return queue_region(queue)
 
     def sync_many(self, keys: Sequence[str]) -> dict[str, float | Exception | None]:
-        results: dict[str, float | Exception | None] = {}
-        for region in keys:
-            try:
-                results[region] = self.sync_region(region)
-            except Exception as exc:
-                results[region] = exc
-        return results
+        return sync_each(keys, self.sync_region)
 
     def sync_region(self, region: str) -> float | None:
         """Retire the region's due hosts; when the next idle one will be due (None: none is idle)."""

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from dockyard.control.changes import ChangeFeed
+from dockyard.control.controllers.by_region import sync_each
 from dockyard.control.controllers.fargate import WakeInstances, tasks_by_cluster
 from dockyard.control.launch import fargate_rules as rules
 from dockyard.control.launch.fargate import interrupt_spot
@@ -69,14 +70,11 @@ class SpotInterrupter:
             return task_store.regions_with_running_spot(tx)
 
     def sync_many(self, keys: Sequence[str]) -> dict[str, float | Exception | None]:
-        results: dict[str, float | Exception | None] = {}
-        for region in keys:
-            try:
-                self.sync_region(region)
-                results[region] = None
-            except Exception as exc:
-                results[region] = exc
-        return results
+        return sync_each(keys, self._check)
+
+    def _check(self, region: str) -> None:
+        """One check, then the next at the resync period."""
+        self.sync_region(region)
 
     def sync_region(self, region: str) -> list[str]:
         """One draw over the region's RUNNING Spot tasks; the ARNs of those interrupted."""

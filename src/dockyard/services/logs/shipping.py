@@ -69,17 +69,18 @@ class AgentLogShipping:
             region = _region(message.get("region")) or task.region
             group = store.find_group(tx, task.account_id, region, group_name)
             if group is None and message.get("createGroup"):
-                store.create_group(
+                # None only when created concurrently: then it exists
+                group = store.create_group(
                     tx, account_id=task.account_id, region=region, name=group_name, created_ms=now_ms
-                )
-                group = store.find_group(tx, task.account_id, region, group_name)
+                ) or store.find_group(tx, task.account_id, region, group_name)
             if group is None:
                 raise ResourceNotFoundException(GROUP_NOT_FOUND)
             stream = store.find_stream(tx, group.id, stream_name)
             if stream is None:
-                store.create_stream(tx, group.id, stream_name, now_ms)
-                stream = store.find_stream(tx, group.id, stream_name)
-                assert stream is not None
+                stream = store.create_stream(tx, group.id, stream_name, now_ms) or store.find_stream(
+                    tx, group.id, stream_name
+                )
+                assert stream is not None  # created, or created concurrently
             verdict = judge_batch(
                 [{"timestamp": t, "message": m} for t, m, _ in events],
                 now_ms=now_ms,

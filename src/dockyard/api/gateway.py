@@ -1,10 +1,11 @@
-"""The AWS API gateway: one entry point for every JSON 1.1, query-protocol and ec2-protocol request.
+"""The AWS API gateway: one entry point for every JSON 1.1, query, ec2 and rest-json request.
 
 Flow of a request::
 
     head ─▶ SigV4 authenticate (scope names the target's service and a known region, key → principal)
          ─▶ body (read only now, streamed up to the limit) ─▶ SigV4 confirm (signature over it all)
-         ─▶ resolve operation (X-Amz-Target | Action of the signing service: query or ec2 protocol)
+         ─▶ resolve operation (X-Amz-Target | Action of the signing service: query or ec2 protocol |
+            method + path of the signing service: rest-json, EKS)
          ─▶ parse + validate against the botocore input shape ─▶ provider method (in a worker thread)
          ─▶ serialize through the output shape ─▶ response
 
@@ -12,7 +13,7 @@ Every failure is an :class:`ApiError` written in the protocol's error shape; any
 its stack trace and answered as a bare 500 ``InternalFailure``. The error shape is the protocol of the
 service called; for errors raised before the service is known (authentication), the one the request looks
 like: JSON with an ``X-Amz-Target``, else the protocol of the service its credential scope names (ec2 for
-``.../ec2/aws4_request``), else query.
+``.../ec2/aws4_request``, rest-json for ``.../eks/aws4_request``), else query.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from dockyard.api.auth.sigv4 import ScopePolicy, SignedRequest, authenticate, confirm
 from dockyard.api.principals import KeyResolver
@@ -48,6 +50,12 @@ from dockyard.api.protocol.query_protocol import (
     parse_query_request,
     serialize_query_error,
     serialize_query_response,
+)
+from dockyard.api.protocol.rest_json_protocol import (
+    parse_rest_json_request,
+    query_values,
+    serialize_rest_json_error,
+    serialize_rest_json_response,
 )
 from dockyard.api.protocol.wire import WireResponse
 from dockyard.api.streaming import StreamedResponse
@@ -82,7 +90,7 @@ _EC2_CODES = {
 }
 # Services that report the model's constraint violations under their own code (CloudWatch Logs:
 # "InvalidParameterException: 1 validation error detected: …").
-_VALIDATION_CODES = {"logs": "InvalidParameterException"}
+_VALIDATION_CODES = {"logs": "InvalidParameterException", "eks": "InvalidParameterException"}
 # The service a SigV4 credential scope names: ``Credential=KEY/20261127/us-east-1/ec2/aws4_request``.
 _SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
 # The largest AWS JSON request we serve: ECR's UploadLayerPart carries up to 20 MiB, base64-encoded.
@@ -91,7 +99,7 @@ PROVIDER_THREADS = 2
 
 
 #: The wire protocol of a request, as botocore's models name them: how it is read and answered.
-Protocol = Literal["json", "query", "ec2"]
+Protocol = Literal["json", "query", "ec2", "rest-json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +188,19 @@ class AwsGateway:
             return serialize_ec2_response(call.operation, result, request_id)
         if call.protocol == "query":
             return serialize_query_response(call.operation, result, request_id)
+        if call.protocol == "rest-json":
+            return serialize_rest_json_response(call.operation, result)
         return serialize_json_response(call.operation, result)
+
+    def rest_routes(self) -> list[BaseRoute]:
+        """The HTTP routes of the rest-json services (EKS): every path under their URIs' first segments
+        (``/clusters…``, ``/tags/…``), answered by :meth:`handle`."""
+        methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+        routes: list[BaseRoute] = []
+        for prefix in sorted(self._catalog.rest_path_prefixes):
+            routes.append(Route(f"/{prefix}", self.handle, methods=methods))
+            routes.append(Route(f"/{prefix}/{{rest:path}}", self.handle, methods=methods))
+        return routes
 
     def _scope_policy(self, request: Request) -> ScopePolicy:
         """A JSON request must be signed for the service its target names; any request for a known region.
@@ -210,12 +230,24 @@ class AwsGateway:
             try:
                 params = parse_json_request(operation, body)
             except ValidationError as error:
-                code = _VALIDATION_CODES.get(name)
-                if code is None:
-                    raise
-                raise ApiError(error.message, code=code) from None
+                raise _renamed(error, name) from None
             return _Call(name, operation, params, "json")
         service_model = self._catalog.service_for_signing_name(signing_service)
+        router = self._catalog.rest_router(service_model.service_name) if service_model else None
+        if service_model is not None and router is not None:
+            name = service_model.service_name
+            query = query_values(request.scope["query_string"].decode("latin-1"))
+            raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1")
+            route = router.match(request.method, raw_path, query)
+            try:
+                params = parse_rest_json_request(
+                    route.operation, route.labels, query, request.headers.items(), body
+                )
+            except ValidationError as error:
+                raise _renamed(error, name) from None
+            return _Call(name, route.operation, params, "rest-json")
+        if request.scope["path"] != "/":
+            raise UnknownOperationError(f"No operation matches {request.method} {request.scope['path']}.")
         if service_model is None or service_model.protocol not in ("query", "ec2"):
             raise UnknownOperationError("Missing X-Amz-Target header.")
         name = service_model.service_name
@@ -235,7 +267,9 @@ class AwsGateway:
             return "json"
         service = _claimed_signing_service(request)
         model = self._catalog.service_for_signing_name(service) if service else None
-        return "ec2" if model is not None and model.protocol == "ec2" else "query"
+        if model is not None and model.protocol in ("ec2", "rest-json"):
+            return "rest-json" if model.protocol == "rest-json" else "ec2"
+        return "query"
 
     def _error_response(
         self, error: ApiError, request_id: str, *, protocol: Protocol, service: str | None
@@ -244,6 +278,8 @@ class AwsGateway:
         fault = service is not None and self._catalog.is_server_fault(service, error.code)
         if protocol == "json":
             return serialize_json_error(error, server_fault=fault)
+        if protocol == "rest-json":
+            return serialize_rest_json_error(error, server_fault=fault)
         renames = _EC2_CODES if protocol == "ec2" else _QUERY_AUTH_CODES
         code = renames.get(error.code)
         if code is not None:
@@ -251,6 +287,12 @@ class AwsGateway:
         if protocol == "ec2":
             return serialize_ec2_error(error, request_id, server_fault=fault)
         return serialize_query_error(error, request_id, server_fault=fault)
+
+
+def _renamed(error: ValidationError, service: str) -> ApiError:
+    """A constraint violation under the code the service reports it with (``_VALIDATION_CODES``)."""
+    code = _VALIDATION_CODES.get(service)
+    return error if code is None else ApiError(error.message, code=code)
 
 
 def _claimed_signing_service(request: Request) -> str | None:

@@ -13,12 +13,13 @@ from typing import Any, ClassVar
 import botocore.loaders
 from botocore.model import OperationModel, ServiceModel
 
+from dockyard.api.protocol.rest_json_protocol import RestJsonRouter
 from dockyard.core.errors import UnknownOperationError
 
 #: The services served by dockyard: the JSON 1.1 ones (ECS, ECR, Logs, Cost Explorer) are addressed by
 #: ``X-Amz-Target``, STS (query protocol) and EC2 (ec2 protocol) by ``Action`` and the service the request is
-#: signed for.
-SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts", "ec2", "ce")
+#: signed for, EKS (rest-json) by method and path (its URI templates) and the service it is signed for.
+SERVED_SERVICES: tuple[str, ...] = ("ecs", "ecr", "logs", "sts", "ec2", "ce", "eks")
 
 
 class ServiceCatalog:
@@ -38,6 +39,7 @@ class ServiceCatalog:
         self._signing_names: dict[str, str] = {}
         self._by_signing_name: dict[str, ServiceModel] = {}
         self._regions = _known_regions(loader.load_data("endpoints"))
+        self._routers: dict[str, RestJsonRouter] = {}
         for name in service_names:
             raw = loader.load_service_model(name, "service-2")
             model = ServiceModel(raw, service_name=name)
@@ -50,6 +52,8 @@ class ServiceCatalog:
             prefix = metadata.get("targetPrefix")
             if prefix:
                 self._prefixes[prefix] = (model, self._operation_names[name])
+            if model.protocol == "rest-json":
+                self._routers[name] = RestJsonRouter(model)
 
     @classmethod
     def default(cls) -> ServiceCatalog:
@@ -113,6 +117,15 @@ class ServiceCatalog:
         hit = (entry[0], entry[0].operation_model(op_name))
         self._targets[x_amz_target] = hit
         return hit
+
+    def rest_router(self, service_name: str) -> RestJsonRouter | None:
+        """The URI-template router of a served rest-json service (EKS); None for other protocols."""
+        return self._routers.get(service_name)
+
+    @property
+    def rest_path_prefixes(self) -> frozenset[str]:
+        """The first path segments the rest-json services' URIs begin with (``clusters``, ``tags``…)."""
+        return frozenset(prefix for router in self._routers.values() for prefix in router.first_segments)
 
     def is_server_fault(self, service_name: str, error_code: str) -> bool:
         """Tell whether a modelled error of the service is a server fault (answered with status 500)."""

@@ -1,0 +1,1 @@
+"""Kubernetes object logic that needs no storage and no HTTP: selectors, patches, field management. Pure."""

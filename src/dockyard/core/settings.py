@@ -144,6 +144,12 @@ class ServerSettings:
     """FARGATE_SPOT's discount off the on-demand rates, between 0 and 1 (0.70: Spot costs 30 % of on
     demand)."""
 
+    eks_api_port_range: tuple[int, int] = (16443, 16542)
+    """The TCP ports (first and last, inclusive; ``"16443-16542"`` in TOML or the environment) from which
+    each EKS cluster is given its own, for its Kubernetes API endpoint ``https://127.0.0.1:<port>``. A port
+    stays with its cluster until the cluster is deleted; with every port taken, CreateCluster answers
+    ResourceLimitExceededException."""
+
     @property
     def resolved_registry_host(self) -> str:
         return self.registry_host or f"localhost:{self.port}"
@@ -190,6 +196,20 @@ def _rate(value: object) -> Decimal:
     return rate
 
 
+def _port_range(value: object) -> tuple[int, int]:
+    """``"LOW-HIGH"`` (or a pair): two TCP ports, the first not above the second."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        low, high = int(value[0]), int(value[1])
+    else:
+        first, sep, last = str(value).strip().partition("-")
+        if not sep:
+            raise ValueError(value)
+        low, high = int(first), int(last)
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(value)
+    return (low, high)
+
+
 _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "port": int,
@@ -212,6 +232,7 @@ _CONVERTERS: dict[str, Any] = {
     "fargate_arm_vcpu_hour": _rate,
     "fargate_arm_gb_hour": _rate,
     "fargate_spot_discount": _rate,
+    "eks_api_port_range": _port_range,
 }
 
 

@@ -524,3 +524,116 @@ log_events = Table(
     Index("ix_log_events_stream", "stream_id", "event_ms", "id"),
     Index("ix_log_events_group", "group_id", "event_ms", "id"),
 )
+
+
+# --- EKS: clusters, their PKI and endpoint port, node groups, Fargate profiles, updates, access entries --
+# Documents the API answers with (VPC config, logging, scaling config, selectors…) are JSON text, read and
+# written whole. A cluster's endpoint port is unique server-wide (each cluster's Kubernetes API listens on
+# its own 127.0.0.1 port). eks_cluster_pki holds the cluster's CA and serving certificate WITH THEIR
+# PRIVATE KEYS (PEM): whoever can read the store can impersonate the cluster's API server.
+
+eks_clusters = Table(
+    "eks_clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("version", String(16), nullable=False),
+    Column("platform_version", String(16), nullable=False),
+    Column("role_arn", String(2048), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("client_request_token", String(128), nullable=True),
+    Column("endpoint_port", Integer, nullable=False),
+    Column("creator_arn", String(2048), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_eks_clusters_name"),
+    UniqueConstraint("endpoint_port", name="uq_eks_clusters_endpoint_port"),
+)
+
+eks_cluster_pki = Table(
+    "eks_cluster_pki",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), primary_key=True),
+    Column("ca_cert_pem", Text, nullable=False),
+    Column("ca_key_pem", Text, nullable=False),
+    Column("serving_cert_pem", Text, nullable=False),
+    Column("serving_key_pem", Text, nullable=False),
+)
+
+eks_nodegroups = Table(
+    "eks_nodegroups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("cluster_id", "name", name="uq_eks_nodegroups_name"),
+)
+
+eks_fargate_profiles = Table(
+    "eks_fargate_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("cluster_id", "name", name="uq_eks_fargate_profiles_name"),
+)
+
+eks_updates = Table(
+    "eks_updates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("update_id", String(36), nullable=False, unique=True),
+    Column("nodegroup_name", String(255), nullable=True),
+    Column("update_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_eks_updates_cluster", "cluster_id", "nodegroup_name"),
+)
+
+eks_access_entries = Table(
+    "eks_access_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("principal_arn", String(2048), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("entry_type", String(32), nullable=False),
+    Column("username", String(2048), nullable=False),
+    Column("kubernetes_groups", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("cluster_id", "principal_arn", name="uq_eks_access_entries_principal"),
+)
+
+eks_access_policies = Table(
+    "eks_access_policies",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("eks_access_entries.id"), nullable=False),
+    Column("policy_arn", String(2048), nullable=False),
+    Column("access_scope", Text, nullable=False),
+    Column("associated_at", UtcDateTime(), nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("entry_id", "policy_arn"),
+)

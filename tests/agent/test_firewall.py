@@ -227,6 +227,31 @@ def test_the_worker_applies_the_latest_state_without_blocking_the_caller(tmp_pat
         firewall.close()
 
 
+def test_the_worker_applies_a_failed_state_again_until_iptables_takes_it(tmp_path: Path) -> None:
+    """The server sends a state only when it changes: one iptables failure must not leave it unapplied."""
+    restores: list[str] = []
+
+    def flaky_runner(argv: Sequence[str], stdin: str | None = None) -> CommandResult:
+        if argv[0] == "iptables-restore":
+            restores.append(stdin or "")
+            if len(restores) <= 2:
+                return CommandResult(4, "iptables-restore: Resource temporarily unavailable")
+        return CommandResult(0, "")
+
+    sysctl = tmp_path / "sysctl"
+    sysctl.write_text("1\n")
+    firewall = Firewall(INSTANCE, run=flaky_runner, bridge_sysctl=sysctl)
+    firewall.start()
+    try:
+        firewall.submit(STATE)
+        wait_until(lambda: len(restores) >= 3, deadline_s=10, what="the state applied on the third try")
+        assert restores == [ruleset("DYFW-0f3a9c21", STATE)] * 3
+        assert not firewall._pending  # applied: nothing left to retry
+    finally:
+        firewall.close()
+    assert len(restores) == 3
+
+
 def test_the_push_channel_hands_firewall_messages_over() -> None:
     received: list[list[dict[str, Any]]] = []
 

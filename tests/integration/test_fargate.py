@@ -113,6 +113,31 @@ def cluster(fargate_server: ServerProcess, user: Keys) -> Iterator[str]:
     remove_containers(CLUSTER_LABEL, ecs.describe_clusters(clusters=[name])["clusters"][0]["clusterArn"])
 
 
+@pytest.fixture(autouse=True)
+def pool_left_idle(fargate_server: ServerProcess, user: Keys, cluster: str) -> Iterator[None]:
+    """After each test, even a failing one: the cluster's services deleted, its tasks stopped and STOPPED,
+    so the next test finds the whole pool host free (a test that leaves tasks behind would starve the
+    others of capacity and fail them too)."""
+    yield
+    ecs = make_client(fargate_server, "ecs", user)
+    for service in ecs.list_services(cluster=cluster)["serviceArns"]:
+        ecs.delete_service(cluster=cluster, service=service, force=True)
+    for arn in ecs.list_tasks(cluster=cluster)["taskArns"]:
+        ecs.stop_task(cluster=cluster, task=arn, reason="test teardown")
+
+    def all_stopped() -> bool:
+        if ecs.list_tasks(cluster=cluster)["taskArns"]:
+            return False  # a service being deleted may still be stopping its tasks
+        arns = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+        return all(
+            t["lastStatus"] == "STOPPED"
+            for start in range(0, len(arns), 100)
+            for t in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]
+        )
+
+    wait_until(all_stopped, deadline_s=120, what="every task of the cluster STOPPED")
+
+
 def cli_env(server: ServerProcess, keys: Keys, home: Path) -> dict[str, str]:
     return {
         "AWS_ACCESS_KEY_ID": keys.access_key_id,
@@ -371,8 +396,6 @@ def test_security_group_ingress_is_enforced(
         ],
     )
     wait_until(lambda: "open" in logs(probe), deadline_s=30, what="the port open after authorize")
-    for task in (server_task, client_task):
-        ecs.stop_task(cluster=cluster, task=task["taskArn"])
 
 
 TERM_AWARE = "trap 'echo got-sigterm; exit 0' TERM; while true; do sleep 0.2; done"
@@ -414,21 +437,21 @@ def test_a_fargate_service_of_two_tasks_becomes_stable(
     (service,) = ecs.describe_services(cluster=cluster, services=[name])["services"]
     assert (service["runningCount"], service["pendingCount"], len(service["deployments"])) == (2, 0, 1)
     assert service["launchType"] == "FARGATE" and service["platformVersion"] == "LATEST"
-    assert service["deployments"][0]["rolloutState"] == "COMPLETED"
-    wait_until(
-        lambda: any(
-            "has reached a steady state." in e["message"]
-            for e in ecs.describe_services(cluster=cluster, services=[name])["services"][0]["events"]
-        ),
-        deadline_s=30,
-        what="the steady-state event",
-    )
+
+    def completed() -> bool:
+        # The waiter asks only for one deployment running the desired count; the rollout completes once
+        # its tasks have stayed healthy a while, as on ECS.
+        (described,) = ecs.describe_services(cluster=cluster, services=[name])["services"]
+        return described["deployments"][0]["rolloutState"] == "COMPLETED" and any(
+            "has reached a steady state." in e["message"] for e in described["events"]
+        )
+
+    wait_until(completed, deadline_s=30, what="the rollout COMPLETED and the steady-state event")
     tasks = ecs.describe_tasks(
         cluster=cluster, tasks=ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
     )
     addresses = {eni_address(t) for t in tasks["tasks"]}
     assert len(addresses) == 2 and all(t["launchType"] == "FARGATE" for t in tasks["tasks"])
-    ecs.delete_service(cluster=cluster, service=name, force=True)
 
 
 def test_fargate_service_with_a_spot_strategy_replaces_an_interruption(
@@ -501,7 +524,6 @@ def test_fargate_service_with_a_spot_strategy_replaces_an_interruption(
         )
 
     wait_until(replaced, deadline_s=90, what="the interrupted Spot task replaced on FARGATE_SPOT")
-    ecs.delete_service(cluster=cluster, service=name, force=True)
 
 
 def billed_seconds(task: dict[str, Any]) -> int:

@@ -19,7 +19,9 @@ ensures (a warning when it cannot).
 
 The chain is left in place when the agent stops (its tasks keep running); the next agent start re-applies
 what the server sends. Applying runs on a worker thread (:meth:`Firewall.submit` never blocks), latest
-state wins; a failing iptables is logged, never fatal. IPv4 only: the tasks' networks have no IPv6.
+state wins; a failing iptables is logged, never fatal, and the state is applied again with a growing wait
+(the server sends a state only when it changes, so the agent must not give up on one). IPv4 only: the
+tasks' networks have no IPv6.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ CHAIN_PREFIX = "DYFW-"
 PARENT_CHAIN = "DOCKER-USER"
 BRIDGE_NF_CALL_IPTABLES = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 COMMAND_TIMEOUT_S = 30.0
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+"""A state iptables did not take is applied again after this wait, doubling up to the maximum, until it
+takes or a newer state replaces it."""
 MAX_JUMPS_REMOVED = 16
 _PROTOCOLS = {"tcp", "udp", "icmp"}
 
@@ -198,16 +204,24 @@ class Firewall:
             self._thread.join(timeout=COMMAND_TIMEOUT_S)
 
     def _work(self) -> None:
+        retry_s: float | None = None
+        """While the pending state failed to apply: how long to wait before trying it again."""
         while not self._stop.is_set():
-            self._wake.wait()
+            self._wake.wait(retry_s)
             self._wake.clear()
             with self._lock:
-                pending, self._pending = self._pending, None
-            if pending is not None and not self._stop.is_set():
-                try:
-                    self.apply(pending)
-                except Exception:
-                    log.exception("firewall: applying the security groups failed")
+                pending = self._pending
+            if pending is None or self._stop.is_set():
+                continue
+            try:
+                applied = self.apply(pending)
+            except Exception:
+                log.exception("firewall: applying the security groups failed")
+                applied = False
+            with self._lock:
+                if applied and self._pending is pending:  # else a newer state is next, at once
+                    self._pending = None
+            retry_s = None if applied else min(RETRY_MAX_S, 2 * retry_s if retry_s else RETRY_FIRST_S)
 
     # --- applying ---------------------------------------------------------------------------------------
 

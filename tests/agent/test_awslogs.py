@@ -14,8 +14,10 @@ from dockyard.agent.awslogs import (
     Batcher,
     Cursor,
     DockerLine,
+    DropWarnings,
     LineFramer,
     LogEvent,
+    Mode,
     Replay,
     datetime_format_regex,
     parse_size,
@@ -420,6 +422,28 @@ def test_blocking_never_drops_but_asks_the_reader_to_pause() -> None:
     assert batcher.backlogged
     batcher.take(now=0.0, force=True)
     assert not batcher.backlogged
+
+
+@pytest.mark.parametrize("mode", ["non-blocking", "blocking"])
+def test_a_batch_is_due_once_half_the_buffer_is_full(mode: Mode) -> None:
+    batcher = Batcher(mode=mode, max_buffer_bytes=20, flush_interval_s=0.25)
+    batcher.add(_event(1, "123456789"), now=0.0)
+    assert not batcher.due(now=0.0)
+    batcher.add(_event(2, "0"), now=0.0)  # 10 of 20 bytes: no waiting out the flush interval
+    assert batcher.due(now=0.0)
+    batch = batcher.take(now=0.0)
+    assert batch is not None
+    assert [e.message for e in batch.events] == ["123456789", "0"]
+
+
+def test_drops_are_warned_of_at_once_then_at_most_once_an_interval() -> None:
+    warnings = DropWarnings(interval_s=60.0)
+    assert warnings.check(0, 0, now=0.0) is None
+    assert warnings.check(1, 9, now=1.0) == (1, 9)  # the first drop: at once
+    assert warnings.check(500, 4_500, now=30.0) is None  # the outage goes on: quiet
+    assert warnings.check(800, 7_200, now=61.0) == (799, 7_191)  # a minute later: what was dropped since
+    assert warnings.check(800, 7_200, now=500.0) is None  # nothing new
+    assert warnings.check(801, 7_209, now=500.0) == (1, 9)  # a new outage after a quiet minute: at once
 
 
 def test_an_event_larger_than_any_batch_is_refused() -> None:

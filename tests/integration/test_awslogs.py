@@ -1,22 +1,27 @@
 """A task's output in CloudWatch Logs through the awslogs driver, as a new user meets it: a task definition
 with ``logConfiguration.logDriver = awslogs`` on a real agent and the real Docker Engine, the lines read
 back with boto3 (get-log-events, filter-log-events); every line exactly once across a kill -9 of the
-agent in the middle of the output."""
+agent in the middle of the output; in non-blocking mode, the agent reads on while the server is away and
+keeps what fits its max-buffer-size."""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from tests.integration.agents import (
     CLUSTER_LABEL,
+    TASK_ARN_LABEL,
     AgentProcess,
     all_connected,
+    containers,
     push_busybox,
     remove_containers,
     require_docker,
@@ -69,7 +74,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         remove_containers(CLUSTER_LABEL, cluster["clusterArn"])
 
 
-def run(host: dict[str, Any], command: str, group: str) -> str:
+def run(host: dict[str, Any], command: str, group: str, options: Mapping[str, str] | None = None) -> str:
     family = f"logs-{uuid.uuid4().hex[:6]}"
     host["ecs"].register_task_definition(
         family=family,
@@ -87,6 +92,7 @@ def run(host: dict[str, Any], command: str, group: str) -> str:
                         "awslogs-region": "us-east-1",
                         "awslogs-stream-prefix": "prefix",
                         "awslogs-create-group": "true",
+                        **(options or {}),
                     },
                 },
             }
@@ -220,3 +226,95 @@ def test_every_line_exactly_once_across_a_kill_9_of_the_server(host: dict[str, A
     wait_until(lambda: count_of(logs, group, stream) >= 2000, deadline_s=90, what="all 2,000 lines")
     assert all_events(logs, group, stream) == [f"m {i}" for i in range(1, 2001)]
     ecs.stop_task(cluster=host["cluster"], task=task_arn)
+
+
+def docker_state(docker_id: str) -> dict[str, Any]:
+    (container,) = json.loads(
+        subprocess.run(["docker", "inspect", docker_id], capture_output=True, text=True, check=True).stdout
+    )
+    return dict(container["State"])
+
+
+def docker_log(docker_id: str) -> list[str]:
+    """The container's own output, as Docker's json-file log kept it."""
+    done = subprocess.run(["docker", "logs", docker_id], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def drop_total(agent: AgentProcess, docker_id: str) -> tuple[int, int] | None:
+    """The events and bytes the agent says it dropped of the container's log once it read it to its end."""
+    found = re.search(
+        rf"logs of {docker_id[:12]}: (\d+) events \((\d+) bytes\) dropped in all .*its log ended", agent.log()
+    )
+    return None if found is None else (int(found.group(1)), int(found.group(2)))
+
+
+def shipped_all(agent: AgentProcess, docker_id: str) -> bool:
+    """The agent's cursor of the container is marked done: its whole log was acknowledged."""
+    path = agent.data_dir / "logs" / f"{docker_id}.json"
+    return path.exists() and bool(json.loads(path.read_text()).get("done"))
+
+
+BUFFER_BYTES = 4096  # max-buffer-size 4k
+WARM = 5
+PRINTED = 20_000
+
+
+def test_non_blocking_reads_on_while_the_server_is_down_and_keeps_what_fits(host: dict[str, Any]) -> None:
+    ecs, agent, server, logs = host["ecs"], host["agent"], host["server"], host["logs"]
+    group = f"/ecs/{uuid.uuid4().hex[:8]}"
+    # A few lines; then, once /tmp/go exists, the rest as fast as sh prints them; then the container exits.
+    command = (
+        f'i=1; while [ $i -le {WARM} ]; do echo "n $i"; i=$((i + 1)); done; '
+        "while [ ! -e /tmp/go ]; do sleep 0.1; done; "
+        f'while [ $i -le {PRINTED} ]; do echo "n $i"; i=$((i + 1)); done'
+    )
+    task_arn = run(host, command, group, {"mode": "non-blocking", "max-buffer-size": "4k"})
+    stream = stream_of(task_arn)
+    wait_until(lambda: count_of(logs, group, stream) >= WARM, deadline_s=DEADLINE_S, what="the first lines")
+    (container,) = containers(TASK_ARN_LABEL, task_arn)
+    docker_id = container["Id"]
+
+    server.kill()
+    try:
+        subprocess.run(
+            ["docker", "exec", docker_id, "sh", "-c", ": > /tmp/go"], capture_output=True, check=True
+        )
+        # The container prints all its lines and exits while nothing can be shipped: nothing waited for it.
+        wait_until(
+            lambda: docker_state(docker_id)["Status"] == "exited",
+            deadline_s=DEADLINE_S,
+            what="the container done printing",
+        )
+        assert docker_state(docker_id)["ExitCode"] == 0
+        assert docker_log(docker_id) == [f"n {i}" for i in range(1, PRINTED + 1)]
+        # The agent read the log to its end meanwhile, dropping what did not fit: it says so, with counts.
+        wait_until(
+            lambda: drop_total(agent, docker_id) is not None, deadline_s=DEADLINE_S, what="the drops counted"
+        )
+    finally:
+        server.start()
+    totals = drop_total(agent, docker_id)
+    assert totals is not None
+    dropped, dropped_bytes = totals
+    assert 0 < dropped < PRINTED - WARM
+
+    wait_until(
+        lambda: all_connected(ecs, host["cluster"], agent), deadline_s=DEADLINE_S, what="the agent back"
+    )
+    wait_until(lambda: shipped_all(agent, docker_id), deadline_s=90, what="the kept lines shipped")
+    messages = all_events(logs, group, stream)
+    numbers = [int(message.split()[1]) for message in messages]
+    assert messages == [f"n {n}" for n in numbers]
+    assert len(messages) == PRINTED - dropped  # every line read is stored or counted as dropped
+    assert numbers == sorted(set(numbers))  # in order, none twice
+    assert numbers[:WARM] == list(range(1, WARM + 1))
+    later = [message for n, message in zip(numbers, messages, strict=True) if n > WARM]
+    # What fits: the buffer, and at most one batch taken from it that got no answer.
+    assert sum(len(m) for m in later) <= 2 * BUFFER_BYTES
+    assert (
+        sum(len(f"n {i}") for i in range(WARM + 1, PRINTED + 1)) == sum(len(m) for m in later) + dropped_bytes
+    )
+    # The newest were dropped: the oldest lines after the pause came first, the buffer full of them at least.
+    run_length = next((k for k, n in enumerate(numbers[WARM:]) if n != WARM + 1 + k), len(later))
+    assert sum(len(m) for m in later[:run_length]) > BUFFER_BYTES - len(f"n {PRINTED}")

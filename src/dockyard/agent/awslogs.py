@@ -3,11 +3,12 @@ into events, batching them for PutLogEvents, and the cursor that makes shipping 
 duplication. No I/O, no threads, no clock: every time is an argument (``now``, in seconds of a monotonic
 clock; line timestamps in Docker's nanoseconds).
 
-Flow (the I/O layer follows each container's Docker log stream)::
+Flow (the I/O layer, ``log_shipper.py``, reads each container's Docker log stream on one side of the
+Batcher and sends its batches on the other, so in non-blocking mode reading never waits for the server)::
 
-    Docker lines ──Replay.skip──▶ LineFramer.feed/expire ──events──▶ Batcher.add
-                                                                        │ due(now)
-    persisted Cursor ◀── after PutLogEvents is acknowledged ── Batch ◀──┘ take(now)
+    Docker lines ──Replay.skip──▶ LineFramer.feed/expire ──events──▶ Batcher.add ──▶ DropWarnings.check
+                                                  (reading side)         │ due(now)
+    persisted Cursor ◀── after PutLogEvents is acknowledged ── Batch ◀──┘ take(now)   (sending side)
 
 What Docker's awslogs driver and ECS do, and so what this does:
 
@@ -31,8 +32,11 @@ What Docker's awslogs driver and ECS do, and so what this does:
 - Non-blocking mode bounds the memory of events waiting to be sent to ``max-buffer-size`` bytes of messages
   and drops the NEWEST event that does not fit, as Docker's ring buffer drops the new message (an event
   larger than the whole buffer is still kept when nothing else waits). Unlike Docker, whole events are
-  dropped after framing, so a stack trace is lost whole or not at all. Blocking mode never drops: the reader
-  pauses (``Batcher.backlogged``) and the lines wait in Docker's own log file.
+  dropped after framing, so a stack trace is lost whole or not at all. The batch being sent has left the
+  Batcher, so at most one batch more than the buffer is held. Blocking mode never drops: the reader pauses
+  (``Batcher.backlogged``) and the lines wait in Docker's own log file. Drops are warned of at once, then at
+  most once a minute with how many (:class:`DropWarnings`), so an outage of the server gives a few
+  warnings, not one a line.
 - The :class:`Cursor` persisted once a batch is acknowledged is a position in Docker's log: the timestamp of
   the last line shipped (nanoseconds), how many lines with exactly that timestamp were shipped, and, when a
   line too long for one event was split over batches, how many of its bytes. After a restart the log is
@@ -493,9 +497,11 @@ class Batcher:
     messages waiting in non-blocking mode; in blocking mode it is where :attr:`backlogged` turns true.
 
     A batch is due when the events waiting fill one (10,000 events, 1,048,576 bytes with the 26 bytes per
-    event, or 24 hours between the oldest and newest timestamp), or when the event waiting longest arrived
-    ``flush_interval_s`` ago. Batches are cut from the front of the queue, so they cover the log in order and
-    each batch's cursor is its last event's in that order.
+    event, or 24 hours between the oldest and newest timestamp), when they fill half of
+    ``max_buffer_bytes`` (the other half takes new events while that batch is sent, so a small buffer
+    neither waits out the flush interval full nor drops while the server keeps up), or when the event
+    waiting longest arrived ``flush_interval_s`` ago. Batches are cut from the front of the queue, so they
+    cover the log in order and each batch's cursor is its last event's in that order.
     """
 
     def __init__(
@@ -563,6 +569,8 @@ class Batcher:
             return True
         if len(self._queue) >= MAX_BATCH_EVENTS or self._size + _MIN_EVENT_SIZE > MAX_BATCH_BYTES:
             return True
+        if self._message_bytes * 2 >= self.max_buffer_bytes:
+            return True
         # Everything waiting spans more than a batch may: the first batch is cut before the end.
         low, high = self._span or (0, 0)
         return high - low > MAX_BATCH_SPAN_MS
@@ -595,3 +603,26 @@ class Batcher:
             count += 1
             size += event.size
         return count
+
+
+DROP_WARNING_INTERVAL_S = 60.0
+"""The least time between two warnings that non-blocking mode dropped events of one container."""
+
+
+class DropWarnings:
+    """When to warn that non-blocking mode dropped events: at the first drop after a quiet ``interval_s``,
+    then at most once each ``interval_s`` while drops go on, saying what was dropped since the last warning.
+    """
+
+    def __init__(self, interval_s: float = DROP_WARNING_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._reported = (0, 0)
+        self._warned_at: float | None = None
+
+    def check(self, dropped_events: int, dropped_bytes: int, now: float) -> tuple[int, int] | None:
+        """The events and bytes to warn of now, given the Batcher's totals; None: nothing to say yet."""
+        events, size = dropped_events - self._reported[0], dropped_bytes - self._reported[1]
+        if events == 0 or (self._warned_at is not None and now < self._warned_at + self.interval_s):
+            return None
+        self._reported, self._warned_at = (dropped_events, dropped_bytes), now
+        return events, size

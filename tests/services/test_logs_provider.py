@@ -74,6 +74,35 @@ def test_filter_pages_stop_at_the_scan_budget(
     assert pages == [["hit"], [], ["hit"]]
 
 
+@pytest.mark.parametrize("head", [True, False])
+def test_pre_filtered_searches_page_as_searches_that_examine_every_event(
+    logs: LogsProvider, ctx: RequestContext, monkeypatch: pytest.MonkeyPatch, head: bool
+) -> None:
+    monkeypatch.setattr(events_module, "SCAN_BUDGET", 7)
+    monkeypatch.setattr(events_module, "SCAN_CHUNK", 3)
+    logs.create_log_group(ctx, {"logGroupName": "g"})
+    for name in ("a", "b"):
+        events = [(NOW_MS - 50 + i // 3, "hit" if i % 5 in (0, 3) else "miss") for i in range(20)]
+        stream(logs, ctx, *events, name=name)
+
+    def pages(pattern: str) -> list[tuple[list[str], str | None]]:
+        found: list[tuple[list[str], str | None]] = []
+        token = None
+        while True:
+            params = {"logGroupName": "g", "filterPattern": pattern, "limit": 4, "startFromHead": head}
+            if not head:
+                params["startTime"] = NOW_MS - 100
+            result = logs.filter_log_events(ctx, {**params, **({"nextToken": token} if token else {})})
+            token = result.get("nextToken")
+            found.append(([f"{e['logStreamName']}:{e['eventId']}" for e in result["events"]], token))
+            if token is None:
+                return found
+
+    # "hit" goes to the database as a substring; a regular expression does not, so every event is read.
+    assert pages("hit") == pages("%^hit$%")
+    assert sum(len(events) for events, _ in pages("hit")) == 16
+
+
 def test_get_log_events_on_an_empty_stream_and_past_the_ends(logs: LogsProvider, ctx: RequestContext) -> None:
     logs.create_log_group(ctx, {"logGroupName": "g"})
     stream(logs, ctx)

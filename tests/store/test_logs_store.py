@@ -145,6 +145,64 @@ def test_group_events_interleave_streams_in_time_order(db: Database, account: st
     assert names == {a.id: "a", b.id: "b", c.id: "c"}
 
 
+MESSAGES = ["ERROR 500", "error 500", "WARN then ERROR", "é ERROR ü", "50% a_b", "5000 ab", "back\\slash"]
+
+
+@pytest.mark.parametrize(
+    ("containing", "expected"),
+    [
+        ([["ERROR"]], ["ERROR 500", "WARN then ERROR", "é ERROR ü"]),  # case-sensitive
+        ([["ERROR"], ["WARN"]], ["WARN then ERROR"]),  # every clause
+        ([["WARN", "ü"]], ["WARN then ERROR", "é ERROR ü"]),  # one of a clause's strings
+        ([["é E"]], ["é ERROR ü"]),
+        ([["%"]], ["50% a_b"]),  # no LIKE: % and _ are themselves
+        ([["a_b"]], ["50% a_b"]),
+        ([["\\"]], ["back\\slash"]),
+        ([["ERROR"], ["x\x00y"]], ["ERROR 500", "WARN then ERROR", "é ERROR ü"]),  # unsearchable: left out
+        ([["\ud800"], ["", "ü"]], MESSAGES),
+        ([], MESSAGES),
+    ],
+)
+def test_group_event_rows_pre_filter_on_substrings(
+    db: Database, account: str, containing: list[list[str]], expected: list[str]
+) -> None:
+    group = make_group(db, account)
+    put(db, make_stream(db, group), list(enumerate(MESSAGES)))
+    with db.read() as tx:
+        rows = store.group_event_rows(
+            tx, group.id, stream_ids=None, start_ms=None, end_ms=None, containing=containing, limit=100
+        )
+    assert [row[4] for row in rows] == expected
+
+
+def test_group_listings_take_inclusive_bounds_offsets_and_counts(db: Database, account: str) -> None:
+    group = make_group(db, account)
+    a, b = make_stream(db, group, "a"), make_stream(db, group, "b")
+    put(db, a, [(1, "a1"), (2, "a2"), (2, "a2'")])
+    put(db, b, [(2, "b2"), (3, "b3")])
+    everything = {"stream_ids": None, "start_ms": None, "end_ms": None}
+    with db.read() as tx:
+        keys = [e.key for e in store.group_events(tx, group.id, **everything, limit=100)]
+        rows = store.group_event_rows(tx, group.id, **everything, first=keys[1], last=keys[3], limit=100)
+        backward = store.group_event_rows(
+            tx, group.id, **everything, before=keys[4], first=keys[1], descending=True, limit=100
+        )
+        offsets = [store.group_event_key(tx, group.id, **everything, offset=n) for n in range(6)]
+        after = store.group_event_key(tx, group.id, **everything, after=keys[1], offset=1)
+        from_end = store.group_event_key(tx, group.id, **everything, descending=True, offset=1)
+        only_b = store.group_event_key(tx, group.id, stream_ids=[b.id], start_ms=None, end_ms=None, offset=1)
+        counts = (
+            store.count_group_events(tx, group.id, **everything),
+            store.count_group_events(tx, group.id, **everything, after=keys[0], last=keys[3]),
+            store.count_group_events(tx, group.id, stream_ids=[a.id], start_ms=2, end_ms=None),
+        )
+    assert [row[4] for row in rows] == ["a2", "a2'", "b2"]
+    assert [row[4] for row in backward] == ["b2", "a2'", "a2"]
+    assert offsets == [*keys, None]
+    assert (after, from_end, only_b) == (keys[3], keys[3], keys[4])
+    assert counts == (5, 3, 2)
+
+
 def test_streams_order_by_name_or_last_event(db: Database, account: str) -> None:
     group = make_group(db, account)
     for name, last in [("web/2", 30), ("web/1", 10), ("api", 20), ("idle", None)]:

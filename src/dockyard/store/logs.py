@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, Select, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -71,6 +71,10 @@ class StoredEvent:
     def key(self) -> EventKey:
         return (self.timestamp, self.id)
 
+
+#: An event as a search reads it: ``(id, stream_id, timestamp, ingestion_time, message)``, the fields of
+#: a :class:`StoredEvent` in order, left a row so the events a pattern rejects cost no object.
+EventRow = tuple[int, int, int, int, str]
 
 #: The columns of a :class:`StoredEvent`, in its fields' order.
 _EVENT_COLUMNS = (
@@ -369,10 +373,85 @@ def group_events(
 ) -> list[StoredEvent]:
     """The group's events (of ``stream_ids`` only, if given) interleaved in key order; bounds as in
     :func:`stream_events`."""
-    query = select(*_EVENT_COLUMNS).where(events_table.c.group_id == group_id)
-    if stream_ids is not None:
-        query = query.where(events_table.c.stream_id.in_(list(stream_ids)))
-    return _events(conn, query, start_ms, end_ms, after, before, descending, limit)
+    rows = group_event_rows(
+        conn,
+        group_id,
+        stream_ids=stream_ids,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        after=after,
+        before=before,
+        descending=descending,
+        limit=limit,
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+def group_event_rows(
+    conn: Connection,
+    group_id: int,
+    *,
+    stream_ids: Sequence[int] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    after: EventKey | None = None,
+    before: EventKey | None = None,
+    first: EventKey | None = None,
+    last: EventKey | None = None,
+    containing: Sequence[Sequence[str]] = (),
+    descending: bool = False,
+    limit: int,
+) -> list[EventRow]:
+    """:func:`group_events` as rows, between the keys ``first`` and ``last`` inclusive, and only those
+    whose message holds, for each clause of ``containing``, one of its strings (case-sensitive). A clause
+    with a string the database cannot search for (empty, or holding a NUL or a lone surrogate) is left
+    out: ``containing`` is a pre-filter, the caller still decides each event."""
+    query = _group_listing(select(*_EVENT_COLUMNS), group_id, stream_ids).where(
+        *_key_bounds(start_ms, end_ms, after, before, first, last),
+        *_containing(conn, containing),
+    )
+    rows = conn.execute(query.order_by(*_key_order(descending)).limit(limit)).all()
+    return cast("list[EventRow]", rows)
+
+
+def group_event_key(
+    conn: Connection,
+    group_id: int,
+    *,
+    stream_ids: Sequence[int] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    after: EventKey | None = None,
+    before: EventKey | None = None,
+    descending: bool = False,
+    offset: int = 0,
+) -> EventKey | None:
+    """The key of the event ``offset`` places into :func:`group_events`' listing (0: its first), None when
+    the listing is shorter; read from the group index alone."""
+    query = _group_listing(select(events_table.c.event_ms, events_table.c.id), group_id, stream_ids).where(
+        *_key_bounds(start_ms, end_ms, after, before, None, None)
+    )
+    row = conn.execute(query.order_by(*_key_order(descending)).limit(1).offset(offset)).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def count_group_events(
+    conn: Connection,
+    group_id: int,
+    *,
+    stream_ids: Sequence[int] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    after: EventKey | None = None,
+    before: EventKey | None = None,
+    first: EventKey | None = None,
+    last: EventKey | None = None,
+) -> int:
+    """How many events :func:`group_event_rows` would list without ``containing`` and ``limit``."""
+    query = _group_listing(select(func.count()), group_id, stream_ids).where(
+        *_key_bounds(start_ms, end_ms, after, before, first, last)
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def expire_events(conn: Connection, group: LogGroupRecord, before_ms: int, limit: int) -> int:
@@ -403,20 +482,70 @@ def _events(
     descending: bool,
     limit: int,
 ) -> list[StoredEvent]:
-    table = events_table
-    keys: list[ColumnElement[Any]] = [table.c.event_ms, table.c.id]
+    ordered = query.where(*_key_bounds(start_ms, end_ms, after, before, None, None))
+    rows = conn.execute(ordered.order_by(*_key_order(descending)).limit(limit)).all()
+    return [StoredEvent(*row) for row in rows]
+
+
+def _group_listing(query: Select[Any], group_id: int, stream_ids: Sequence[int] | None) -> Select[Any]:
+    query = query.where(events_table.c.group_id == group_id)
+    if stream_ids is not None:
+        query = query.where(events_table.c.stream_id.in_(list(stream_ids)))
+    return query
+
+
+_KEYS: list[ColumnElement[Any]] = [events_table.c.event_ms, events_table.c.id]
+
+
+def _key_order(descending: bool) -> list[ColumnElement[Any]]:
+    return [key.desc() if descending else key.asc() for key in _KEYS]
+
+
+def _key_bounds(
+    start_ms: int | None,
+    end_ms: int | None,
+    after: EventKey | None,
+    before: EventKey | None,
+    first: EventKey | None,
+    last: EventKey | None,
+) -> list[ColumnElement[bool]]:
+    """``start_ms <= timestamp < end_ms``, keys strictly after ``after`` and before ``before``, and from
+    ``first`` through ``last`` inclusive."""
     conditions: list[ColumnElement[bool]] = []
     if start_ms is not None:
-        conditions.append(table.c.event_ms >= start_ms)
+        conditions.append(events_table.c.event_ms >= start_ms)
     if end_ms is not None:
-        conditions.append(table.c.event_ms < end_ms)
+        conditions.append(events_table.c.event_ms < end_ms)
     if after is not None:
-        conditions.append(_beyond(keys, list(after), descending=False))
+        conditions.append(_beyond(_KEYS, list(after), descending=False))
     if before is not None:
-        conditions.append(_beyond(keys, list(before), descending=True))
-    ordered = query.where(*conditions).order_by(*(key.desc() if descending else key.asc() for key in keys))
-    # Rows straight into records, positionally: FilterLogEvents reads up to 100,000 per call.
-    return [StoredEvent(*row) for row in conn.execute(ordered.limit(limit)).all()]
+        conditions.append(_beyond(_KEYS, list(before), descending=True))
+    if first is not None:  # not before first: after the key just below it
+        conditions.append(_beyond(_KEYS, [first[0], first[1] - 1], descending=False))
+    if last is not None:
+        conditions.append(_beyond(_KEYS, [last[0], last[1] + 1], descending=True))
+    return conditions
+
+
+def _containing(conn: Connection, clauses: Sequence[Sequence[str]]) -> list[ColumnElement[bool]]:
+    position = func.strpos if conn.dialect.name == "postgresql" else func.instr
+    return [
+        or_(*(position(events_table.c.message, text) > 0 for text in clause))
+        for clause in clauses
+        if clause and all(_searchable(text) for text in clause)
+    ]
+
+
+def _searchable(text: str) -> bool:
+    """Whether both databases can be asked for ``text``: PostgreSQL holds no NUL in text, and a lone
+    surrogate has no UTF-8 to send."""
+    if not text or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _beyond(

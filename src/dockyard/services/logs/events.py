@@ -8,7 +8,9 @@ how clients know they reached the end (and a forward token keeps working as new 
 FilterLogEvents reads the group's events in ``(timestamp, id)`` order and keeps those the pattern matches.
 One call examines at most ``SCAN_BUDGET`` events, so a rare pattern over a large group answers a short or
 empty page with a ``nextToken`` rather than one very long call — as AWS documents its pages ("partially
-full, or even empty"); no ``nextToken`` means the search is complete.
+full, or even empty"); no ``nextToken`` means the search is complete. The walk is
+``control/logs/scan.py``'s: the database skips the events missing a substring every match holds
+(``control/logs/prefilter.py``), the pattern decides the rest, and only matches become response events.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from dockyard.control.logs.batch import judge_batch
 from dockyard.control.logs.pattern import PatternError, compile_pattern
+from dockyard.control.logs.prefilter import Clause, required_substrings
+from dockyard.control.logs.scan import Limits, scan_page
 from dockyard.core.context import RequestContext
 from dockyard.core.logs_limits import EVENT_OVERHEAD_BYTES
 from dockyard.services.base import Params, Result
@@ -30,7 +36,7 @@ from dockyard.services.logs.streams import require_stream, sequence_token
 from dockyard.services.paging import decode_token, encode_token
 from dockyard.store import logs as store
 from dockyard.store.database import Database
-from dockyard.store.logs import EventKey, StoredEvent
+from dockyard.store.logs import EventKey, EventRow, StoredEvent
 
 MAX_EVENTS = 10_000
 MAX_RESPONSE_BYTES = 1_048_576
@@ -124,89 +130,107 @@ class EventOperations:
             raise InvalidParameterException(
                 "startFromHead false is supported only with a startTime on or after Jan 1, 2024 00:00:00 UTC."
             )
-        scan = _Scan(
-            forward=forward,
-            key=(int(cursor[0]), int(cursor[1])) if cursor else None,
-            start=start,
-            end=None if end is None else end + 1,  # FilterLogEvents' endTime is inclusive
-            limit=limit,
-        )
+        key = (int(cursor[0]), int(cursor[1])) if cursor else None
         with self._db.read() as tx:
             group = require_group(tx, ctx, requested_group(ctx, params))
-            wanted: set[int] | None = None
+            wanted: frozenset[int] | None = None
             if names is None and prefix is None:
                 names_by_id = store.stream_names(tx, group.id)
             else:
                 streams = store.list_streams(tx, group.id, prefix=prefix, names=names)
                 names_by_id = {s.id: s.name for s in streams}
-                wanted = set(names_by_id)
-            matched = scan.run(
-                lambda key: store.group_events(
-                    tx,
-                    group.id,
-                    stream_ids=_query_ids(wanted),
-                    start_ms=scan.start,
-                    end_ms=scan.end,
-                    after=key if scan.forward else None,
-                    before=None if scan.forward else key,
-                    descending=not scan.forward,
-                    limit=SCAN_CHUNK,
-                ),
-                keep=lambda event: (
-                    (wanted is None or event.stream_id in wanted) and pattern.matches(event.message)
-                ),
+                wanted = frozenset(names_by_id)
+            listing = _GroupListing(
+                tx,
+                group.id,
+                stream_ids=_query_ids(wanted),
+                start=start,
+                end=None if end is None else end + 1,  # FilterLogEvents' endTime is inclusive
+                forward=forward,
+            )
+            page = scan_page(
+                listing,
+                key,
+                test=pattern.test,
+                streams=wanted,
+                containing=required_substrings(pattern),
+                limit=limit,
+                limits=Limits(SCAN_BUDGET, SCAN_CHUNK, MAX_RESPONSE_BYTES, EVENT_OVERHEAD_BYTES),
             )
         result: Result = {
-            "events": [_filtered_event(e, names_by_id[e.stream_id]) for e in matched],
+            "events": [_filtered_event(row, names_by_id[row[1]]) for row in page.matched],
             "searchedLogStreams": [],  # AWS answers an empty list since 2020
         }
-        if scan.more:
-            result["nextToken"] = encode_token([*scan.key_or_start(), "f" if scan.forward else "b"])
+        if page.more:
+            last = page.key if page.key is not None else (start or 0, 0)
+            result["nextToken"] = encode_token([*last, "f" if forward else "b"])
         return result
 
 
-@dataclass(slots=True)
-class _Scan:
-    """One FilterLogEvents page: a walk over the group's events from ``key`` within the budget."""
+@dataclass(frozen=True, slots=True)
+class _GroupListing:
+    """The group's events one FilterLogEvents call walks (its streams and times), in its direction:
+    the store's side of :class:`dockyard.control.logs.scan.Listing`."""
 
-    forward: bool
-    key: EventKey | None
+    tx: Connection
+    group_id: int
+    stream_ids: list[int] | None
     start: int | None
     end: int | None
-    limit: int
-    more: bool = False
+    forward: bool
 
-    def run(
-        self, fetch: Callable[[EventKey | None], list[StoredEvent]], keep: Callable[[StoredEvent], bool]
-    ) -> list[StoredEvent]:
-        """The matching events of this page; afterwards ``key`` is where the next page starts and
-        ``more`` whether there is one."""
-        matched: list[StoredEvent] = []
-        size = scanned = 0
-        while True:
-            chunk = fetch(self.key)
-            last = len(chunk) - 1 if len(chunk) < SCAN_CHUNK else None  # the data's end is in this chunk
-            for index, event in enumerate(chunk):
-                if keep(event):
-                    event_bytes = len(event.message.encode("utf-8")) + EVENT_OVERHEAD_BYTES
-                    if size + event_bytes > MAX_RESPONSE_BYTES and matched:
-                        self.more = True
-                        return matched
-                    matched.append(event)
-                    size += event_bytes
-                self.key = event.key
-                scanned += 1
-                if len(matched) >= self.limit or scanned >= SCAN_BUDGET:
-                    self.more = index != last
-                    return matched
-            if last is not None:
-                return matched
+    def rows(
+        self, past: EventKey | None, through: EventKey | None, containing: Sequence[Clause], limit: int
+    ) -> list[EventRow]:
+        return store.group_event_rows(
+            self.tx,
+            self.group_id,
+            stream_ids=self.stream_ids,
+            start_ms=self.start,
+            end_ms=self.end,
+            after=past if self.forward else None,
+            before=None if self.forward else past,
+            first=None if self.forward else through,
+            last=through if self.forward else None,
+            containing=containing,
+            descending=not self.forward,
+            limit=limit,
+        )
 
-    def key_or_start(self) -> EventKey:
-        return self.key if self.key is not None else (self.start or 0, 0)
+    def key_at(self, past: EventKey | None, offset: int) -> EventKey | None:
+        return self._key(past, offset, forward=self.forward)
+
+    def key_before(self, key: EventKey) -> EventKey | None:
+        return self._key(key, 0, forward=not self.forward)
+
+    def count(self, past: EventKey | None, through: EventKey) -> int:
+        return store.count_group_events(
+            self.tx,
+            self.group_id,
+            stream_ids=self.stream_ids,
+            start_ms=self.start,
+            end_ms=self.end,
+            after=past if self.forward else None,
+            before=None if self.forward else past,
+            first=None if self.forward else through,
+            last=through if self.forward else None,
+        )
+
+    def _key(self, past: EventKey | None, offset: int, *, forward: bool) -> EventKey | None:
+        return store.group_event_key(
+            self.tx,
+            self.group_id,
+            stream_ids=self.stream_ids,
+            start_ms=self.start,
+            end_ms=self.end,
+            after=past if forward else None,
+            before=None if forward else past,
+            descending=not forward,
+            offset=offset,
+        )
 
 
-def _query_ids(wanted: set[int] | None) -> list[int] | None:
+def _query_ids(wanted: frozenset[int] | None) -> list[int] | None:
     """The stream ids to name in the query; past a few hundred the group is read whole and filtered."""
     if wanted is None or len(wanted) > MAX_STREAM_IDS_IN_QUERY:
         return None
@@ -258,11 +282,12 @@ def _output_event(event: StoredEvent) -> dict[str, Any]:
     return {"timestamp": event.timestamp, "message": event.message, "ingestionTime": event.ingestion_time}
 
 
-def _filtered_event(event: StoredEvent, stream_name: str) -> dict[str, Any]:
+def _filtered_event(row: EventRow, stream_name: str) -> dict[str, Any]:
+    event_id, _stream_id, timestamp, ingestion_time, message = row
     return {
         "logStreamName": stream_name,
-        "timestamp": event.timestamp,
-        "message": event.message,
-        "ingestionTime": event.ingestion_time,
-        "eventId": f"{event.timestamp:020d}{event.id:036d}",
+        "timestamp": timestamp,
+        "message": message,
+        "ingestionTime": ingestion_time,
+        "eventId": f"{timestamp:020d}{event_id:036d}",
     }

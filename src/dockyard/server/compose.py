@@ -19,6 +19,7 @@ from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
+from dockyard.control.controllers.eks import EksClusterController
 from dockyard.control.controllers.fargate import FargatePoolController
 from dockyard.control.controllers.fargate_hosts import PoolHostRetirer
 from dockyard.control.controllers.fargate_spot import SpotInterrupter
@@ -39,6 +40,7 @@ from dockyard.services.ecr.tokens import TOKEN_LIFETIME, RegistryGrant, Registry
 from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
+from dockyard.services.eks.provider import EksProvider
 from dockyard.services.logs.live_tail import LiveTailHub
 from dockyard.services.logs.provider import LogsProvider
 from dockyard.services.logs.shipping import AgentLogShipping
@@ -76,6 +78,8 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     changes = ChangeFeed()
     pool_account = runtime.pool_key.principal.account_id
     live_tail = LiveTailHub()
+    eks_clusters = EksClusterController(runtime.db, clock=clock)
+    eks_loop: ControllerLoop[Any] = ControllerLoop(eks_clusters, workers=1, batch_size=8)
     providers: dict[str, Provider] = {
         p.service_name: p
         for p in (
@@ -97,6 +101,9 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
             Ec2Provider(runtime.db, notifier=notifier),
             CeProvider(runtime.db, fargate_rates(settings)),
             LogsProvider(runtime.db, live_tail=live_tail),
+            EksProvider(
+                runtime.db, port_range=settings.eks_api_port_range, wake=eks_clusters.waker(eks_loop.queue)
+            ),
         )
     }
     keys = KeyResolver(CredentialStore(runtime.db))
@@ -161,7 +168,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     )
     retire_loop: ControllerLoop[Any] = ControllerLoop(retirer, workers=1, batch_size=8)
     changes.subscribe(retirer.watch(retire_loop.queue))
-    controllers = ControllerRunner([service_loop, pool_loop, retire_loop])
+    controllers = ControllerRunner([service_loop, pool_loop, retire_loop, eks_loop])
     if settings.fargate_spot_interruption_rate_per_hour > 0:
         spot = SpotInterrupter(
             runtime.db,
@@ -194,6 +201,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         registry_api=RegistryApi(registry, tokens, clock),
         lifespan=lifespan,
     )
+    app.router.routes.extend(gateway.rest_routes())  # EKS (rest-json) is addressed by path: /clusters…
     return Server(runtime, registry, changes, controllers, app)
 
 

@@ -1,0 +1,101 @@
+"""The EKS API against a real server with boto3 and the aws CLI: the cluster lifecycle (CREATING →
+ACTIVE with endpoint and CA, DELETING → gone), errors as EKS's, accounts isolated."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from cryptography import x509
+
+from tests.integration.conftest import Keys, ServerProcess, make_client, run_aws, unique_name
+from tests.polling import wait_until
+
+ROLE = "arn:aws:iam::123456789012:role/eks"
+VPC = {"subnetIds": ["subnet-1", "subnet-2"]}
+
+
+def _env(server: ServerProcess, keys: Keys) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": server.endpoint,
+    }
+
+
+def _gone(eks: Any, name: str) -> bool:
+    try:
+        eks.describe_cluster(name=name)
+    except ClientError as error:
+        return error.response["Error"]["Code"] == "ResourceNotFoundException"
+    return False
+
+
+def test_cluster_lifecycle_with_the_cli_and_boto3(server: ServerProcess, account_keys: Keys) -> None:
+    eks = make_client(server, "eks", account_keys)
+    env = _env(server, account_keys)
+    name = unique_name("eks")
+    created = json.loads(
+        run_aws(
+            env,
+            "eks",
+            "create-cluster",
+            "--name",
+            name,
+            "--role-arn",
+            ROLE,
+            "--resources-vpc-config",
+            "subnetIds=subnet-1,subnet-2",
+        ).stdout
+    )["cluster"]
+    assert created["status"] == "CREATING"
+    assert "endpoint" not in created
+    run_aws(env, "eks", "wait", "cluster-active", "--name", name)
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    assert cluster["status"] == "ACTIVE"
+    assert cluster["arn"] == f"arn:aws:eks:us-east-1:{account_keys.account_id}:cluster/{name}"
+    assert cluster["version"] == "1.33"
+    assert cluster["endpoint"].startswith("https://127.0.0.1:")
+    ca = x509.load_pem_x509_certificate(base64.b64decode(cluster["certificateAuthority"]["data"]))
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert name in eks.list_clusters()["clusters"]
+
+    with pytest.raises(ClientError) as duplicate:
+        eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC)
+    assert duplicate.value.response["Error"]["Code"] == "ResourceInUseException"
+    assert duplicate.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+    other = make_client(server, "eks", server.create_key(unique_name("other")))
+    with pytest.raises(ClientError) as hidden:
+        other.describe_cluster(name=name)
+    assert hidden.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert name not in other.list_clusters()["clusters"]
+
+    assert eks.delete_cluster(name=name)["cluster"]["status"] == "DELETING"
+    wait_until(lambda: _gone(eks, name), deadline_s=20, what="the cluster to be gone")
+    with pytest.raises(ClientError) as missing:
+        eks.delete_cluster(name=name)
+    assert missing.value.response["Error"]["Message"] == f"No cluster found for name: {name}."
+
+
+def test_list_clusters_pages_and_unimplemented_operations_answer_501(
+    server: ServerProcess, account_keys: Keys
+) -> None:
+    eks = make_client(server, "eks", account_keys)
+    names = sorted(unique_name("p") for _ in range(3))
+    for name in names:
+        eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC, version="1.31")
+    first = eks.list_clusters(maxResults=2)
+    second = eks.list_clusters(maxResults=2, nextToken=first["nextToken"])
+    assert first["clusters"] + second["clusters"] == names
+    assert "nextToken" not in second
+    with pytest.raises(ClientError) as unsupported:
+        eks.create_cluster(name=unique_name("v"), roleArn=ROLE, resourcesVpcConfig=VPC, version="1.20")
+    assert unsupported.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as unimplemented:
+        eks.list_addons(clusterName=names[0])
+    assert unimplemented.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

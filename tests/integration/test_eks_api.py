@@ -99,3 +99,61 @@ def test_list_clusters_pages_and_unimplemented_operations_answer_501(
     with pytest.raises(ClientError) as unimplemented:
         eks.list_addons(clusterName=names[0])
     assert unimplemented.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def _wait_active(describe: Any, what: str) -> None:
+    wait_until(lambda: describe()["status"] == "ACTIVE", deadline_s=20, what=what)
+
+
+def test_parts_block_cluster_deletion_until_deleted(server: ServerProcess, account_keys: Keys) -> None:
+    eks = make_client(server, "eks", account_keys)
+    name = unique_name("parts")
+    eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC)
+    _wait_active(lambda: eks.describe_cluster(name=name)["cluster"], "the cluster")
+    ng = eks.create_nodegroup(
+        clusterName=name,
+        nodegroupName="ng",
+        subnets=["subnet-1"],
+        nodeRole=ROLE,
+        scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+    )["nodegroup"]
+    assert (ng["status"], ng["scalingConfig"]["desiredSize"], ng["version"]) == ("CREATING", 2, "1.33")
+    with pytest.raises(ClientError) as bad_scaling:
+        eks.create_nodegroup(
+            clusterName=name,
+            nodegroupName="bad",
+            subnets=["s"],
+            nodeRole=ROLE,
+            scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 3},
+        )
+    assert bad_scaling.value.response["Error"]["Code"] == "InvalidParameterException"
+    profile = eks.create_fargate_profile(
+        clusterName=name,
+        fargateProfileName="fp",
+        podExecutionRoleArn=ROLE,
+        selectors=[{"namespace": "default", "labels": {"app": "web"}}],
+    )["fargateProfile"]
+    assert profile["selectors"] == [{"namespace": "default", "labels": {"app": "web"}}]
+    _wait_active(lambda: eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"], "ng")
+    _wait_active(
+        lambda: eks.describe_fargate_profile(clusterName=name, fargateProfileName="fp")["fargateProfile"],
+        "fp",
+    )
+    assert eks.list_nodegroups(clusterName=name)["nodegroups"] == ["ng"]
+    assert eks.list_fargate_profiles(clusterName=name)["fargateProfileNames"] == ["fp"]
+
+    with pytest.raises(ClientError) as in_use:
+        eks.delete_cluster(name=name)
+    assert in_use.value.response["Error"]["Code"] == "ResourceInUseException"
+    eks.delete_nodegroup(clusterName=name, nodegroupName="ng")
+    eks.delete_fargate_profile(clusterName=name, fargateProfileName="fp")
+    wait_until(
+        lambda: (
+            not eks.list_nodegroups(clusterName=name)["nodegroups"]
+            and not eks.list_fargate_profiles(clusterName=name)["fargateProfileNames"]
+        ),
+        deadline_s=20,
+        what="the parts to be gone",
+    )
+    eks.delete_cluster(name=name)
+    wait_until(lambda: _gone(eks, name), deadline_s=20, what="the cluster to be gone")

@@ -1,5 +1,5 @@
-"""The EKS provider: CreateCluster, DescribeCluster, ListClusters and DeleteCluster so far (node groups,
-Fargate profiles, updates, access entries and tags answer 501 until their operations land here).
+"""The EKS provider: clusters (here), node groups and Fargate profiles (``parts.py``); updates, access
+entry operations and tags answer 501 until their operations land.
 
 A cluster is stored CREATING with its own CA, serving certificate and endpoint port
 (:mod:`dockyard.services.eks.certificates`, ``eks_api_port_range``); the cluster controller
@@ -19,6 +19,7 @@ from dockyard.services.eks import rules
 from dockyard.services.eks.base import EksBase, cluster_or_404, next_token, page_after, put_tags, tag_map
 from dockyard.services.eks.certificates import issue_cluster_pki
 from dockyard.services.eks.errors import ResourceInUseException
+from dockyard.services.eks.parts import PartOperations
 from dockyard.services.eks.views import cluster_view
 from dockyard.store import eks as store
 from dockyard.store.eks import FARGATE_PROFILES, NODEGROUPS, EksClusterRecord
@@ -26,7 +27,7 @@ from dockyard.store.eks import FARGATE_PROFILES, NODEGROUPS, EksClusterRecord
 _PORT_ATTEMPTS = 3
 
 
-class EksProvider(EksBase):
+class EksProvider(PartOperations, EksBase):
     store_read_operations = frozenset({"DescribeCluster", "ListClusters"})
 
     def create_cluster(self, ctx: RequestContext, params: Params) -> Result:

@@ -157,3 +157,23 @@ def test_parts_block_cluster_deletion_until_deleted(server: ServerProcess, accou
     )
     eks.delete_cluster(name=name)
     wait_until(lambda: _gone(eks, name), deadline_s=20, what="the cluster to be gone")
+
+
+def test_version_update_goes_in_progress_then_successful(server: ServerProcess, account_keys: Keys) -> None:
+    eks = make_client(server, "eks", account_keys)
+    name = unique_name("upd")
+    eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC, version="1.32")
+    _wait_active(lambda: eks.describe_cluster(name=name)["cluster"], "the cluster")
+    with pytest.raises(ClientError) as skip:
+        eks.update_cluster_version(name=name, version="1.30")
+    assert skip.value.response["Error"]["Code"] == "InvalidParameterException"
+    update = eks.update_cluster_version(name=name, version="1.33")["update"]
+    assert (update["status"], update["type"]) == ("InProgress", "VersionUpdate")
+    wait_until(
+        lambda: eks.describe_update(name=name, updateId=update["id"])["update"]["status"] == "Successful",
+        deadline_s=20,
+        what="the update",
+    )
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.33")
+    assert eks.list_updates(name=name)["updateIds"] == [update["id"]]

@@ -177,3 +177,19 @@ def test_version_update_goes_in_progress_then_successful(server: ServerProcess, 
     cluster = eks.describe_cluster(name=name)["cluster"]
     assert (cluster["status"], cluster["version"]) == ("ACTIVE", "1.33")
     assert eks.list_updates(name=name)["updateIds"] == [update["id"]]
+
+
+def test_tags_on_a_cluster_and_another_accounts_arn(server: ServerProcess, account_keys: Keys) -> None:
+    eks = make_client(server, "eks", account_keys)
+    name = unique_name("tags")
+    arn = eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC, tags={"team": "web"})[
+        "cluster"
+    ]["arn"]
+    eks.tag_resource(resourceArn=arn, tags={"env": "dev"})
+    eks.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"env": "dev"}
+    assert eks.describe_cluster(name=name)["cluster"]["tags"] == {"env": "dev"}
+    other = make_client(server, "eks", server.create_key(unique_name("tagother")))
+    with pytest.raises(ClientError) as hidden:
+        other.list_tags_for_resource(resourceArn=arn)
+    assert hidden.value.response["Error"]["Code"] == "NotFoundException"

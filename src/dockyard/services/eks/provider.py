@@ -1,6 +1,6 @@
 """The EKS provider: clusters (here), node groups and Fargate profiles (``parts.py``), cluster version
-updates (``updates.py``); access entry operations, UpdateNodegroupConfig and tags answer 501 until they
-land.
+updates (``updates.py``), tags (``tagging.py``); access entry operations and UpdateNodegroupConfig answer
+501 until they land.
 
 A cluster is stored CREATING with its own CA, serving certificate and endpoint port
 (:mod:`dockyard.services.eks.certificates`, ``eks_api_port_range``); the cluster controller
@@ -21,6 +21,7 @@ from dockyard.services.eks.base import EksBase, cluster_or_404, next_token, page
 from dockyard.services.eks.certificates import issue_cluster_pki
 from dockyard.services.eks.errors import ResourceInUseException
 from dockyard.services.eks.parts import PartOperations
+from dockyard.services.eks.tagging import TagOperations
 from dockyard.services.eks.updates import UpdateOperations
 from dockyard.services.eks.views import cluster_view
 from dockyard.store import eks as store
@@ -29,7 +30,7 @@ from dockyard.store.eks import FARGATE_PROFILES, NODEGROUPS, EksClusterRecord
 _PORT_ATTEMPTS = 3
 
 
-class EksProvider(PartOperations, UpdateOperations, EksBase):
+class EksProvider(PartOperations, UpdateOperations, TagOperations, EksBase):
     store_read_operations = frozenset({"DescribeCluster", "ListClusters"})
 
     def create_cluster(self, ctx: RequestContext, params: Params) -> Result:

@@ -193,3 +193,38 @@ def test_tags_on_a_cluster_and_another_accounts_arn(server: ServerProcess, accou
     with pytest.raises(ClientError) as hidden:
         other.list_tags_for_resource(resourceArn=arn)
     assert hidden.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_creator_is_cluster_admin_and_access_entries_take_policies(
+    server: ServerProcess, account_keys: Keys
+) -> None:
+    eks = make_client(server, "eks", account_keys)
+    name = unique_name("acc")
+    eks.create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig=VPC)
+    creator = (
+        f"arn:aws:iam::{account_keys.account_id}:user/"
+        + next(iter(eks.list_access_entries(clusterName=name)["accessEntries"])).rsplit("/", 1)[-1]
+    )
+    entries = eks.list_access_entries(clusterName=name)["accessEntries"]
+    assert entries == [creator]
+    admin = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    policies = eks.list_associated_access_policies(clusterName=name, principalArn=creator)
+    assert [p["policyArn"] for p in policies["associatedAccessPolicies"]] == [admin]
+    assert len(eks.list_access_policies()["accessPolicies"]) == 4
+    bob = f"arn:aws:iam::{account_keys.account_id}:role/bob"
+    entry = eks.create_access_entry(clusterName=name, principalArn=bob)["accessEntry"]
+    assert entry["type"] == "STANDARD" and entry["username"].startswith("arn:aws:sts::")
+    view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+    eks.associate_access_policy(
+        clusterName=name,
+        principalArn=bob,
+        policyArn=view,
+        accessScope={"type": "namespace", "namespaces": ["a"]},
+    )
+    got = eks.list_associated_access_policies(clusterName=name, principalArn=bob)["associatedAccessPolicies"]
+    assert got[0]["accessScope"] == {"type": "namespace", "namespaces": ["a"]}
+    eks.disassociate_access_policy(clusterName=name, principalArn=bob, policyArn=view)
+    eks.delete_access_entry(clusterName=name, principalArn=bob)
+    with pytest.raises(ClientError) as gone:
+        eks.describe_access_entry(clusterName=name, principalArn=bob)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -1,6 +1,6 @@
 """The EKS provider: clusters (here), node groups and Fargate profiles (``parts.py``), cluster version
-updates (``updates.py``), tags (``tagging.py``); access entry operations and UpdateNodegroupConfig answer
-501 until they land.
+updates (``updates.py``), tags (``tagging.py``), access entries and policies (``access.py``);
+UpdateNodegroupConfig answers 501 until it lands.
 
 A cluster is stored CREATING with its own CA, serving certificate and endpoint port
 (:mod:`dockyard.services.eks.certificates`, ``eks_api_port_range``); the cluster controller
@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from dockyard.core.context import RequestContext
 from dockyard.services.base import Params, Result
 from dockyard.services.eks import rules
+from dockyard.services.eks.access import AccessOperations
 from dockyard.services.eks.base import EksBase, cluster_or_404, next_token, page_after, put_tags, tag_map
 from dockyard.services.eks.certificates import issue_cluster_pki
 from dockyard.services.eks.errors import ResourceInUseException
@@ -30,7 +31,7 @@ from dockyard.store.eks import FARGATE_PROFILES, NODEGROUPS, EksClusterRecord
 _PORT_ATTEMPTS = 3
 
 
-class EksProvider(PartOperations, UpdateOperations, TagOperations, EksBase):
+class EksProvider(PartOperations, UpdateOperations, TagOperations, AccessOperations, EksBase):
     store_read_operations = frozenset({"DescribeCluster", "ListClusters"})
 
     def create_cluster(self, ctx: RequestContext, params: Params) -> Result:

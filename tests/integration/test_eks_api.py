@@ -140,6 +140,19 @@ def test_parts_block_cluster_deletion_until_deleted(server: ServerProcess, accou
         "fp",
     )
     assert eks.list_nodegroups(clusterName=name)["nodegroups"] == ["ng"]
+    scaled = eks.update_nodegroup_config(
+        clusterName=name, nodegroupName="ng", scalingConfig={"desiredSize": 3}
+    )["update"]
+    assert scaled["params"] == [{"type": "DesiredSize", "value": "3"}]
+    _wait_active(lambda: eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"], "ng")
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="ng")["nodegroup"]["scalingConfig"] == {
+        "minSize": 1,
+        "maxSize": 3,
+        "desiredSize": 3,
+    }
+    with pytest.raises(ClientError) as too_small:
+        eks.update_nodegroup_config(clusterName=name, nodegroupName="ng", scalingConfig={"minSize": 4})
+    assert "Minimum capacity 4" in too_small.value.response["Error"]["Message"]
     assert eks.list_fargate_profiles(clusterName=name)["fargateProfileNames"] == ["fp"]
 
     with pytest.raises(ClientError) as in_use:

@@ -1,6 +1,6 @@
 """The EKS provider: clusters (here), node groups and Fargate profiles (``parts.py``), cluster version
-updates (``updates.py``), tags (``tagging.py``), access entries and policies (``access.py``);
-UpdateNodegroupConfig answers 501 until it lands.
+updates (``updates.py``), tags (``tagging.py``), access entries and policies
+(``access.py``), UpdateNodegroupConfig (``updates.py``).
 
 A cluster is stored CREATING with its own CA, serving certificate and endpoint port
 (:mod:`dockyard.services.eks.certificates`, ``eks_api_port_range``); the cluster controller

@@ -11,6 +11,7 @@ from dockyard.services.base import Params, Result
 from dockyard.services.eks import rules
 from dockyard.services.eks.base import EksBase, cluster_or_404, offset_token, page_offset
 from dockyard.services.eks.errors import (
+    InvalidParameterException,
     InvalidRequestException,
     ResourceInUseException,
     ResourceNotFoundException,
@@ -43,6 +44,54 @@ class UpdateOperations(EksBase):
             )
             store.insert_update(tx, record)
             store.save_cluster(tx, cluster.id, now=ctx.now, status="UPDATING")
+        self._wake(cluster)
+        return {"update": update_view(record)}
+
+    def update_nodegroup_config(self, ctx: RequestContext, params: Params) -> Result:
+        with self._db.write() as tx:
+            cluster = cluster_or_404(tx, ctx, params["clusterName"])
+            part = store.find_part(tx, NODEGROUPS, cluster.id, params["nodegroupName"])
+            if part is None:
+                raise ResourceNotFoundException(f"No node group found for name: {params['nodegroupName']}.")
+            if part.status != "ACTIVE":
+                raise ResourceInUseException(
+                    "Nodegroup cannot be updated as it is currently not in Active State"
+                )
+            config = dict(part.config)
+            before = config["scalingConfig"]
+            scaling = rules.check_scaling(params.get("scalingConfig"), before)
+            changes = rules.scaling_params(before, scaling)
+            config["scalingConfig"] = scaling.as_config()
+            if params.get("updateConfig") is not None:
+                config["updateConfig"] = rules.check_update_config(params["updateConfig"], scaling.max_size)
+                changes += [
+                    {"type": "MaxUnavailable", "value": str(v)}
+                    for v in [config["updateConfig"].get("maxUnavailable")]
+                    if v is not None
+                ]
+            if params.get("labels") is not None:
+                config["labels"] = rules.apply_labels(config.get("labels") or {}, params["labels"])
+                changes.append(
+                    {"type": "LabelsToAdd", "value": str(params["labels"].get("addOrUpdateLabels"))}
+                )
+            if params.get("taints") is not None:
+                config["taints"] = rules.apply_taints(config.get("taints") or [], params["taints"])
+                changes.append(
+                    {"type": "TaintsToAdd", "value": str(params["taints"].get("addOrUpdateTaints"))}
+                )
+            if not changes:
+                raise InvalidParameterException("No changes needed")
+            record = UpdateRecord(
+                cluster_id=cluster.id,
+                update_id=str(uuid.uuid4()),
+                nodegroup_name=part.name,
+                update_type="ConfigUpdate",
+                status="InProgress",
+                params=changes,
+                created_at=ctx.now,
+            )
+            store.insert_update(tx, record)
+            store.save_part(tx, NODEGROUPS, part.id, now=ctx.now, status="UPDATING", config=config)
         self._wake(cluster)
         return {"update": update_view(record)}
 

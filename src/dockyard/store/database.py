@@ -33,9 +33,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction: a consistent snapshot for its duration."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read transaction: a consistent snapshot for its duration (SQLite's WAL read transaction;
+        REPEATABLE READ on PostgreSQL, whose default READ COMMITTED would give each statement its own)."""
+        with self.engine.connect() as plain:
+            conn = plain if self.is_sqlite else plain.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

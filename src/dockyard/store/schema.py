@@ -637,3 +637,51 @@ eks_access_policies = Table(
     Column("modified_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("entry_id", "policy_arn"),
 )
+
+
+# --- Kubernetes objects of EKS clusters: the kine model -------------------------------------------------
+# Each cluster has one revision counter (kube_revisions); every create, update and delete of any of its
+# objects takes the next revision, which becomes the object's resourceVersion. kube_objects holds each
+# object's current state; kube_changes is the revision log the watches read and the consistent listings
+# at a past revision are answered from. Compaction up to a revision drops the log rows a later row of the
+# same object supersedes (and deleted objects' rows), never the latest row of a live object, so a listing
+# at any revision from the compacted one on stays answerable. Values are the objects' JSON text.
+
+kube_revisions = Table(
+    "kube_revisions",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("compacted", BigInteger, nullable=False),
+)
+
+kube_objects = Table(
+    "kube_objects",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("api_group", String(253), nullable=False),
+    Column("resource", String(63), nullable=False),
+    Column("namespace", String(63), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("created_revision", BigInteger, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("cluster_id", "api_group", "resource", "namespace", "name"),
+)
+
+kube_changes = Table(
+    "kube_changes",
+    metadata,
+    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("change", String(8), nullable=False),
+    Column("api_group", String(253), nullable=False),
+    Column("resource", String(63), nullable=False),
+    Column("namespace", String(63), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("created_revision", BigInteger, nullable=False),
+    Column("prev_revision", BigInteger, nullable=True),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("cluster_id", "revision"),
+    Index("ix_kube_changes_object", "cluster_id", "api_group", "resource", "namespace", "name", "revision"),
+)

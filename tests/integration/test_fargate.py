@@ -255,7 +255,6 @@ def test_run_task_on_fargate_with_the_aws_cli(
     address = eni_address(task)
     assert address.startswith(subnets[0]["CidrBlock"].rsplit(".", 2)[0])
     wait_until(lambda: _answers(address), deadline_s=30, what=f"httpd at the ENI address {address}")
-    assert "hello from dockyard" in httpx.get(f"http://{address}:8080/", timeout=5).text
 
     inspected = task_containers(task["taskArn"])
     web, probe, pause = inspected["web"], inspected["probe"], inspected["~internal~ecs~pause"]
@@ -326,10 +325,14 @@ def _assert_one_task_cgroup(pause: dict[str, Any], task_containers_: list[dict[s
 
 
 def _answers(address: str) -> bool:
+    """Whether the task's httpd serves its page at ``address``. A refused or cut connection is a "not yet":
+    under load, busybox httpd under gVisor sometimes closes a connection unanswered (hostinet answers its
+    first read with EAGAIN, the wget problem of READ_METADATA), so one request proves nothing either way."""
     try:
-        return httpx.get(f"http://{address}:8080/", timeout=1).status_code == 200
+        answer = httpx.get(f"http://{address}:8080/", timeout=1)
     except httpx.TransportError:
         return False
+    return answer.status_code == 200 and "hello from dockyard" in answer.text
 
 
 PROBE_PEER = (

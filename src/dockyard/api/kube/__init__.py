@@ -1,0 +1,1 @@
+"""The Kubernetes API dockyard serves for each EKS cluster."""

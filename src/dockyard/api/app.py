@@ -39,6 +39,7 @@ def web_app(
             Route("/", gateway.handle, methods=["POST", "GET"]),
             channel.route(),
             *registry_api.routes(),
+            *gateway.rest_routes(),  # rest-json services (EKS) are addressed by path: /clusters…
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -201,7 +201,6 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         registry_api=RegistryApi(registry, tokens, clock),
         lifespan=lifespan,
     )
-    app.router.routes.extend(gateway.rest_routes())  # EKS (rest-json) is addressed by path: /clusters…
     return Server(runtime, registry, changes, controllers, app)
 
 

@@ -147,9 +147,9 @@ def test_deployment_and_default_rows() -> None:
         "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2},
     }
     assert tables.row_cells(deployment, NOW) == ["web", "2/3", 3, 2, "120m"]
-    lease = {"kind": "Lease", "metadata": {"name": "n1"}}
+    lease = {"kind": "EndpointSlice", "metadata": {"name": "n1"}}
     assert tables.row_cells(lease, NOW) == ["n1", "<unknown>"]
-    assert [c.name for c in tables.columns("Lease")] == ["Name", "Age"]
+    assert [c.name for c in tables.columns("EndpointSlice")] == ["Name", "Age"]
 
 
 def test_service_row() -> None:
@@ -159,3 +159,29 @@ def test_service_row() -> None:
         "spec": {"type": "ClusterIP", "clusterIP": "10.100.0.10", "ports": [{"port": 80, "protocol": "TCP"}]},
     }
     assert tables.row_cells(service, NOW) == ["web", "ClusterIP", "10.100.0.10", "<none>", "80/TCP", "10s"]
+
+
+def test_job_row() -> None:
+    job = {
+        "kind": "Job",
+        "metadata": {"name": "pi", "creationTimestamp": "2026-12-07T11:50:00Z"},
+        "spec": {"completions": 1},
+        "status": {
+            "succeeded": 1,
+            "startTime": "2026-12-07T11:50:00Z",
+            "completionTime": "2026-12-07T11:50:12Z",
+            "conditions": [{"type": "Complete", "status": "True"}],
+        },
+    }
+    assert tables.row_cells(job, NOW) == ["pi", "Complete", "1/1", "12s", "10m"]
+
+
+def test_endpoints_and_lease_rows() -> None:
+    endpoints = {
+        "kind": "Endpoints",
+        "metadata": {"name": "web"},
+        "subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "ports": [{"port": 80}]}],
+    }
+    assert tables.row_cells(endpoints, NOW)[1] == "10.0.0.1:80,10.0.0.2:80"
+    lease = {"kind": "Lease", "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1"}}
+    assert tables.row_cells(lease, NOW) == ["n1", "n1", "<unknown>"]

@@ -294,6 +294,77 @@ def _namespace_cells(obj: Obj, now: datetime) -> list[Any]:
     return [_meta(obj).get("name", ""), phase, age(_meta(obj).get("creationTimestamp"), now)]
 
 
+def _daemonset_cells(obj: Obj, now: datetime) -> list[Any]:
+    selector = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    return [
+        _meta(obj).get("name", ""),
+        _status_field(obj, "desiredNumberScheduled"),
+        _status_field(obj, "currentNumberScheduled"),
+        _status_field(obj, "numberReady"),
+        _status_field(obj, "updatedNumberScheduled"),
+        _status_field(obj, "numberAvailable"),
+        ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>",
+        age(_meta(obj).get("creationTimestamp"), now),
+    ]
+
+
+def job_status(job: Obj) -> str:
+    """The STATUS column of ``kubectl get jobs`` (1.33: from the terminal and suspended conditions)."""
+    true = {
+        c.get("type") for c in (job.get("status") or {}).get("conditions") or () if c.get("status") == "True"
+    }
+    for condition in ("Failed", "Complete", "FailureTarget", "SuccessCriteriaMet", "Suspended"):
+        if condition in true:
+            return condition
+    return "Terminating" if _meta(job).get("deletionTimestamp") else "Running"
+
+
+def _job_cells(obj: Obj, now: datetime) -> list[Any]:
+    spec: Obj = obj.get("spec") or {}
+    status: Obj = obj.get("status") or {}
+    succeeded = int(status.get("succeeded") or 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    elif int(spec.get("parallelism") or 1) > 1:
+        completions = f"{succeeded}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{succeeded}/1"
+    duration = ""
+    if status.get("startTime"):
+        end = _parse_time(status["completionTime"]) if status.get("completionTime") else now
+        duration = human_duration((end - _parse_time(status["startTime"])).total_seconds())
+    return [
+        _meta(obj).get("name", ""),
+        job_status(obj),
+        completions,
+        duration,
+        age(_meta(obj).get("creationTimestamp"), now),
+    ]
+
+
+def _serviceaccount_cells(obj: Obj, now: datetime) -> list[Any]:
+    return [
+        _meta(obj).get("name", ""),
+        len(obj.get("secrets") or ()),
+        age(_meta(obj).get("creationTimestamp"), now),
+    ]
+
+
+def _endpoints_cells(obj: Obj, now: datetime) -> list[Any]:
+    pairs = []
+    for subset in obj.get("subsets") or ():
+        ports = [p.get("port") for p in subset.get("ports") or ()] or [None]
+        for address in subset.get("addresses") or ():
+            pairs += [f"{address.get('ip')}:{port}" if port else str(address.get("ip")) for port in ports]
+    text = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+    return [_meta(obj).get("name", ""), text or "<none>", age(_meta(obj).get("creationTimestamp"), now)]
+
+
+def _lease_cells(obj: Obj, now: datetime) -> list[Any]:
+    holder = (obj.get("spec") or {}).get("holderIdentity") or ""
+    return [_meta(obj).get("name", ""), holder, age(_meta(obj).get("creationTimestamp"), now)]
+
+
 def _default_cells(obj: Obj, now: datetime) -> list[Any]:
     return [_meta(obj).get("name", ""), age(_meta(obj).get("creationTimestamp"), now)]
 
@@ -398,6 +469,84 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Obj, datetime], list[An
             _AGE,
         ),
         _service_cells,
+    ),
+    "DaemonSet": (
+        (
+            _NAME,
+            _S(
+                "Desired",
+                "integer",
+                description="The total number of nodes that should be running the daemon pod.",
+            ),
+            _S(
+                "Current",
+                "integer",
+                description="The number of nodes that are running at least 1 daemon pod.",
+            ),
+            _S(
+                "Ready",
+                "integer",
+                description="The number of nodes that should be running the daemon pod and "
+                "have one or more of the daemon pod running and ready.",
+            ),
+            _S(
+                "Up-to-date",
+                "integer",
+                description="The total number of nodes that are running updated daemon pod",
+            ),
+            _S(
+                "Available",
+                "integer",
+                description="The number of nodes that should be running the daemon pod "
+                "and have one or more of the daemon pod running and available.",
+            ),
+            _S(
+                "Node Selector",
+                description="NodeSelector is a selector which must be true for the pod to fit on a node.",
+            ),
+            _AGE,
+        ),
+        _daemonset_cells,
+    ),
+    "Job": (
+        (
+            _NAME,
+            _S("Status", description="Status of the job."),
+            _S(
+                "Completions",
+                description="The desired number of successfully finished pods the job should be run with.",
+            ),
+            _S("Duration", description="Time required to complete the job."),
+            _AGE,
+        ),
+        _job_cells,
+    ),
+    "ServiceAccount": (
+        (
+            _NAME,
+            _S(
+                "Secrets",
+                "integer",
+                description="Secrets is a list of the secrets in the same "
+                "namespace that pods running using this ServiceAccount are allowed to use.",
+            ),
+            _AGE,
+        ),
+        _serviceaccount_cells,
+    ),
+    "Endpoints": (
+        (_NAME, _S("Endpoints", description="Endpoints is the list of endpoints in the endpoint."), _AGE),
+        _endpoints_cells,
+    ),
+    "Lease": (
+        (
+            _NAME,
+            _S(
+                "Holder", description="HolderIdentity contains the identity of the holder of a current lease."
+            ),
+            _AGE,
+        ),
+        _lease_cells,
     ),
     "ConfigMap": (
         (_NAME, _S("Data", "integer", description="Data contains the configuration data."), _AGE),

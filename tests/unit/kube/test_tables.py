@@ -185,3 +185,22 @@ def test_endpoints_and_lease_rows() -> None:
     assert tables.row_cells(endpoints, NOW)[1] == "10.0.0.1:80,10.0.0.2:80"
     lease = {"kind": "Lease", "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1"}}
     assert tables.row_cells(lease, NOW) == ["n1", "n1", "<unknown>"]
+
+
+def test_event_row() -> None:
+    event = {
+        "kind": "Event",
+        "metadata": {"name": "web.1"},
+        "type": "Normal",
+        "reason": "Scheduled",
+        "involvedObject": {"kind": "Pod", "name": "web"},
+        "source": {"component": "default-scheduler"},
+        "message": "Successfully assigned default/web to n1",
+        "lastTimestamp": "2026-12-07T11:59:30Z",
+        "firstTimestamp": "2026-12-07T11:59:30Z",
+        "count": 1,
+    }
+    cells = tables.row_cells(event, NOW)
+    assert cells[:4] == ["30s", "Normal", "Scheduled", "pod/web"]
+    assert cells[6] == "Successfully assigned default/web to n1"
+    assert [c.priority for c in tables.columns("Event")] == [0, 0, 0, 0, 1, 1, 0, 1, 1, 1]

@@ -365,6 +365,36 @@ def _lease_cells(obj: Obj, now: datetime) -> list[Any]:
     return [_meta(obj).get("name", ""), holder, age(_meta(obj).get("creationTimestamp"), now)]
 
 
+def _event_cells(obj: Obj, now: datetime) -> list[Any]:
+    # Core v1 events and events.k8s.io/v1 events share the kind; the latter spell fields differently.
+    series: Obj = obj.get("series") or {}
+    last = (
+        series.get("lastObservedTime")
+        or obj.get("lastTimestamp")
+        or obj.get("deprecatedLastTimestamp")
+        or obj.get("eventTime")
+    )
+    first = obj.get("firstTimestamp") or obj.get("deprecatedFirstTimestamp") or obj.get("eventTime")
+    involved: Obj = obj.get("involvedObject") or obj.get("regarding") or {}
+    source: Obj = obj.get("source") or obj.get("deprecatedSource") or {}
+    source_text = source.get("component") or obj.get("reportingController") or ""
+    if source.get("host"):
+        source_text += ", " + source["host"]
+    count = series.get("count") or obj.get("count") or obj.get("deprecatedCount") or 1
+    return [
+        age(last, now),
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        source_text,
+        str(obj.get("message") or obj.get("note") or "").strip(),
+        age(first, now),
+        str(count),
+        _meta(obj).get("name", ""),
+    ]
+
+
 def _default_cells(obj: Obj, now: datetime) -> list[Any]:
     return [_meta(obj).get("name", ""), age(_meta(obj).get("creationTimestamp"), now)]
 
@@ -547,6 +577,25 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Obj, datetime], list[An
             _AGE,
         ),
         _lease_cells,
+    ),
+    "Event": (
+        (
+            _S("Last Seen", description="Time when last event occurred"),
+            _S("Type", description="Type of this event (Normal, Warning)"),
+            _S(
+                "Reason",
+                description="This should be a short, machine understandable string that gives the "
+                "reason for the transition into the object's current status.",
+            ),
+            _S("Object", description="The object that this event is about."),
+            _S("Subobject", description="Subobject that this event is about.", priority=1),
+            _S("Source", description="The component reporting this event.", priority=1),
+            _S("Message", description="A human-readable description of the status of this operation."),
+            _S("First Seen", description="The time at which the event was first recorded.", priority=1),
+            _S("Count", description="The number of times this event has occurred.", priority=1),
+            _S("Name", format="name", description="Name must be unique within a namespace.", priority=1),
+        ),
+        _event_cells,
     ),
     "ConfigMap": (
         (_NAME, _S("Data", "integer", description="Data contains the configuration data."), _AGE),

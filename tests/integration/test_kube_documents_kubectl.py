@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from dockyard.control.kube import discovery, openapi
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+"""kubectl 1.33, which scripts/setup installs into the virtualenv (the one on PATH may be another version)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kubectl_installed() -> None:
+    if not Path(KUBECTL).is_file():
+        pytest.fail(f"{KUBECTL} is missing: scripts/setup installs kubectl v1.33")
 
 
 def _document(path: str, accept: str | None) -> tuple[object, str]:
@@ -67,7 +74,6 @@ def server() -> Iterator[str]:
 
 
 def _kubectl(server: str, *args: str, tmp_path: object) -> str:
-    assert KUBECTL is not None
     done = subprocess.run(
         [KUBECTL, "--server", server, "--cache-dir", str(tmp_path), *args],
         capture_output=True,

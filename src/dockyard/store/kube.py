@@ -165,7 +165,7 @@ def create_object(conn: Connection, cluster_id: int, key: ObjectKey, value: dict
         raise AlreadyExistsError(f"{key.resource} {key.name!r} exists")
     revision = _next_revision(conn, cluster_id)
     stored = StoredObject(key, revision, revision, _with_revision(value, revision))
-    text = json.dumps(stored.value, separators=(",", ":"))
+    text = json.dumps(stored.value)
     conn.execute(
         insert(objects_table).values(
             cluster_id=cluster_id,
@@ -189,16 +189,12 @@ def update_object(
 ) -> StoredObject:
     """Replace the object's state; :class:`NotFoundError`, or :class:`ConflictError` when
     ``expected_revision`` is given and the object is no longer at it."""
-    current = _current_row(conn, cluster_id, key)
-    if current is None:
-        raise NotFoundError(f"{key.resource} {key.name!r} not found")
+    current = _writable_row(conn, cluster_id, key, expected_revision)
     previous = int(current["revision"])
-    if expected_revision is not None and expected_revision != previous:
-        raise ConflictError(previous)
     revision = _next_revision(conn, cluster_id)
     created = int(current["created_revision"])
     stored = StoredObject(key, created, revision, _with_revision(value, revision))
-    text = json.dumps(stored.value, separators=(",", ":"))
+    text = json.dumps(stored.value)
     conn.execute(
         update(objects_table)
         .where(_key_clause(objects_table, cluster_id, key))
@@ -219,12 +215,8 @@ def delete_object(
     """Remove the object; what it was, at the deletion's revision (``value`` replaces its last state when
     given, e.g. with the finalizers emptied). :class:`NotFoundError` or
     :class:`ConflictError` as for :func:`update_object`."""
-    current = _current_row(conn, cluster_id, key)
-    if current is None:
-        raise NotFoundError(f"{key.resource} {key.name!r} not found")
+    current = _writable_row(conn, cluster_id, key, expected_revision)
     previous = int(current["revision"])
-    if expected_revision is not None and expected_revision != previous:
-        raise ConflictError(previous)
     revision = _next_revision(conn, cluster_id)
     last = value if value is not None else cast("dict[str, Any]", json.loads(current["value"]))
     stored = StoredObject(key, int(current["created_revision"]), revision, _with_revision(last, revision))
@@ -434,6 +426,19 @@ def _current_row(conn: Connection, cluster_id: int, key: ObjectKey) -> RowMappin
         .mappings()
         .first()
     )
+
+
+def _writable_row(
+    conn: Connection, cluster_id: int, key: ObjectKey, expected_revision: int | None
+) -> RowMapping:
+    """The object's row for an update or delete: :class:`NotFoundError` if there is none,
+    :class:`ConflictError` if ``expected_revision`` is given and the object is at another."""
+    current = _current_row(conn, cluster_id, key)
+    if current is None:
+        raise NotFoundError(f"{key.resource} {key.name!r} not found")
+    if expected_revision is not None and expected_revision != int(current["revision"]):
+        raise ConflictError(int(current["revision"]))
+    return current
 
 
 def _row_key(row: RowMapping) -> ObjectKey:

@@ -564,37 +564,28 @@ eks_cluster_pki = Table(
     Column("serving_key_pem", Text, nullable=False),
 )
 
-eks_nodegroups = Table(
-    "eks_nodegroups",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
-    Column("account_id", String(12), nullable=False),
-    Column("region", String(32), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("arn", String(2048), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),
-    Column("config", Text, nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("modified_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("cluster_id", "name", name="uq_eks_nodegroups_name"),
-)
 
-eks_fargate_profiles = Table(
-    "eks_fargate_profiles",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
-    Column("account_id", String(12), nullable=False),
-    Column("region", String(32), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("arn", String(2048), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),
-    Column("config", Text, nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("modified_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("cluster_id", "name", name="uq_eks_fargate_profiles_name"),
-)
+def _cluster_part_table(name: str) -> Table:
+    """Node groups and Fargate profiles: the named parts of a cluster, each with its configuration."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("cluster_id", Integer, ForeignKey("eks_clusters.id"), nullable=False),
+        Column("account_id", String(12), nullable=False),
+        Column("region", String(32), nullable=False),
+        Column("name", String(255), nullable=False),
+        Column("arn", String(2048), nullable=False, unique=True),
+        Column("status", String(16), nullable=False),
+        Column("config", Text, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("modified_at", UtcDateTime(), nullable=False),
+        UniqueConstraint("cluster_id", "name", name=f"uq_{name}_name"),
+    )
+
+
+eks_nodegroups = _cluster_part_table("eks_nodegroups")
+eks_fargate_profiles = _cluster_part_table("eks_fargate_profiles")
 
 eks_updates = Table(
     "eks_updates",

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dockyard.store import kube
 from dockyard.store.schema import (
     eks_access_entries,
     eks_access_policies,
@@ -259,7 +260,9 @@ def ca_certificates(conn: Connection, cluster_ids: Iterable[int]) -> dict[int, s
 
 
 def delete_cluster(conn: Connection, cluster_id: int) -> None:
-    """Remove the cluster and everything that belongs to it (its parts must be gone or go with it)."""
+    """Remove the cluster and everything that belongs to it (its parts must be gone or go with it),
+    its Kubernetes objects included."""
+    kube.forget_cluster(conn, cluster_id)
     entry_ids = select(eks_access_entries.c.id).where(eks_access_entries.c.cluster_id == cluster_id)
     conn.execute(delete(eks_access_policies).where(eks_access_policies.c.entry_id.in_(entry_ids)))
     for table in (eks_access_entries, eks_updates, eks_nodegroups, eks_fargate_profiles, eks_cluster_pki):

@@ -170,6 +170,14 @@ def by_gvr(group: str, version: str, plural: str) -> Resource | None:
     return None
 
 
+def require(group: str, version: str, plural: str) -> Resource:
+    """A resource the code itself names (a KeyError if it is not served: a bug, not user input)."""
+    resource = by_gvr(group, version, plural)
+    if resource is None:
+        raise KeyError(f"{group}/{version}/{plural} is not served")
+    return resource
+
+
 def by_kind(kind: str, group: str | None = None) -> Resource | None:
     """The resource of a kind; without a group, the core one wins (``Event`` → core v1 events)."""
     for resource in RESOURCES:

@@ -24,8 +24,11 @@ class KubeError(Exception):
         reason: str | None = None,
         code: int | None = None,
         causes: list[dict[str, Any]] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
+        """The Status's ``details`` (name, group, kind, uid, retryAfterSeconds); ``causes`` go in it too."""
         self.message = message
         if reason is not None:
             self.reason = reason

@@ -11,11 +11,17 @@ import time
 import httpx
 import pytest
 
+from dockyard.agent.awslogs import DockerLine
+from dockyard.agent.fake_runtime import FakeExecSession, FakeRuntime
 from dockyard.agent.pause_image import PAUSE_IMAGE, ensure_pause_image
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
+    ContainerNotRunning,
+    ContainerSpec,
     ContainerStartError,
+    ExecResult,
+    ExecSession,
     HealthCheck,
     ImagePullError,
     NetworkAttachment,
@@ -320,3 +326,105 @@ def test_the_imported_pause_image_runs_until_killed(harness: RuntimeHarness) -> 
 
     state = runtime.inspect(container_id)
     assert state is not None and (state.status, state.exit_code) == ("exited", 137)
+
+
+# --- exec and logs -----------------------------------------------------------------------------------------
+
+OUT_ERR_EXIT_3 = ("sh", "-c", "echo out; echo err >&2; exit 3")
+THREE_LINES = ("sh", "-c", "echo one; echo two; echo three")
+
+
+def _fake_exec(spec: ContainerSpec, command: tuple[str, ...], stdin: bytes) -> ExecResult:
+    """What the busybox commands below do under Docker."""
+    if command == OUT_ERR_EXIT_3:
+        return ExecResult(3, "out\nerr\n")
+    if command == ("cat",):
+        return ExecResult(0, stdin.decode())
+    return ExecResult(127, f"exec: {command[0]}: not found")
+
+
+def _scripted(harness: RuntimeHarness) -> None:
+    if isinstance(harness.runtime, FakeRuntime):
+        harness.runtime.exec_handler = _fake_exec
+
+
+def test_exec_returns_the_exit_code_and_the_output(harness: RuntimeHarness) -> None:
+    _scripted(harness)
+    container_id = harness.run(SLEEP)
+
+    result = harness.runtime.exec(container_id, OUT_ERR_EXIT_3, timeout_s=10)
+    # Two pipes: the engine keeps each stream's order, not the order between them.
+    assert (result.exit_code, sorted(result.output.splitlines())) == (3, ["err", "out"])
+    missing = harness.runtime.exec(container_id, ("/bin/no-such-program",), timeout_s=10)
+    assert missing.exit_code in (126, 127)
+    assert "no-such-program" in missing.output
+
+
+def test_exec_needs_a_running_container(harness: RuntimeHarness) -> None:
+    _scripted(harness)
+    exited = harness.run(EXIT_3)
+    assert harness.runtime.wait_exit(exited, timeout_s=10) == 3
+
+    with pytest.raises(ContainerNotRunning):
+        harness.runtime.exec(exited, ("true",))
+    with pytest.raises(ContainerNotRunning):
+        harness.runtime.open_exec(exited, ("true",))
+    with pytest.raises(ContainerNotFound):
+        harness.runtime.exec("0" * 64, ("true",))
+
+
+def _drain(session: ExecSession) -> bytes:
+    output = bytearray()
+    while (piece := session.read(timeout_s=10)) is not None:
+        output += piece[1]
+    return bytes(output)
+
+
+def test_an_interactive_exec_reads_stdin_until_it_is_closed(harness: RuntimeHarness) -> None:
+    _scripted(harness)
+    container_id = harness.run(SLEEP)
+
+    session = harness.runtime.open_exec(container_id, ("cat",), stdin=True)
+    try:
+        session.write(b"hello\n")
+        session.write(b"world\n")
+        session.close_stdin()
+        assert _drain(session) == b"hello\nworld\n"
+        assert session.exit_code(timeout_s=10) == 0
+    finally:
+        session.close()
+        session.close()  # twice is harmless
+
+
+def test_an_interactive_exec_with_a_tty_can_be_resized(harness: RuntimeHarness) -> None:
+    container_id = harness.run(SLEEP)
+
+    session = harness.runtime.open_exec(container_id, ("sh",), stdin=True, tty=True)
+    try:
+        session.resize(40, 100)
+        if harness.is_docker:
+            session.write(b"busybox stty size; exit 7\n")
+            assert b"40 100" in _drain(session)
+            assert session.exit_code(timeout_s=10) == 7
+        else:
+            assert isinstance(session, FakeExecSession) and session.sizes == [(40, 100)]
+    finally:
+        session.close()
+
+
+def test_read_logs_returns_the_output_so_far_or_its_tail(harness: RuntimeHarness) -> None:
+    container_id = harness.run(THREE_LINES)
+    if isinstance(harness.runtime, FakeRuntime):  # what the fake's process prints: the test says
+        harness.runtime.exit(container_id, 0)
+        harness.runtime.logs[container_id] = [
+            DockerLine(1_700_000_000_000_000_000 + n, text) for n, text in enumerate(("one", "two", "three"))
+        ]
+    assert harness.runtime.wait_exit(container_id, timeout_s=10) == 0
+
+    lines = harness.runtime.read_logs(container_id)
+    assert [line.text for line in lines] == ["one", "two", "three"]
+    assert all(line.timestamp_ns > 0 for line in lines)
+    assert [line.text for line in harness.runtime.read_logs(container_id, tail=2)] == ["two", "three"]
+    assert harness.runtime.read_logs(container_id, since_s=4_000_000_000) == []
+    with pytest.raises(ContainerNotFound):
+        harness.runtime.read_logs("0" * 64)

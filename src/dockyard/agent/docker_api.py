@@ -193,6 +193,8 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host_config["StorageOpt"] = {"size": f"{spec.storage_size_gib}G"}
     if spec.cgroup_parent is not None:
         host_config["CgroupParent"] = spec.cgroup_parent
+    if spec.ipc_mode is not None:
+        host_config["IpcMode"] = spec.ipc_mode
     body: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{key}={value}" for key, value in spec.env.items()],
@@ -213,6 +215,8 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         body["Entrypoint"] = list(spec.entrypoint)
     if spec.working_dir is not None:
         body["WorkingDir"] = spec.working_dir
+    if spec.hostname is not None:
+        body["Hostname"] = spec.hostname
     if spec.user is not None:
         body["User"] = spec.user
     if spec.stop_timeout_s is not None:
@@ -298,3 +302,50 @@ def network_subnets(network: Mapping[str, Any]) -> set[str]:
     """The subnets of a ``GET /networks/{name}`` answer (``IPAM.Config[].Subnet``)."""
     configs = (network.get("IPAM") or {}).get("Config") or []
     return {str(c["Subnet"]) for c in configs if isinstance(c, dict) and c.get("Subnet")}
+
+
+def exec_create_body(command: tuple[str, ...], *, stdin: bool, tty: bool) -> dict[str, Any]:
+    """The ``POST /containers/{id}/exec`` body: attach the output always, stdin when asked."""
+    return {
+        "AttachStdin": stdin,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": tty,
+        "Cmd": list(command),
+    }
+
+
+def hijack_request(path: str, body: bytes) -> bytes:
+    """The raw HTTP/1.1 request that starts an exec and upgrades the connection to its raw stream."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+        f"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def response_status(head: bytes) -> int:
+    """The status code of a raw HTTP response head (``HTTP/1.1 101 UPGRADED``)."""
+    first = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+    return int(first[1]) if len(first) >= 2 and first[1].isdigit() else 0
+
+
+class FrameDemuxer:
+    """Docker's multiplexed stream without timestamps (an exec's or an attach's output, no TTY): frames
+    of an 8-byte header (stream 1 stdout, 2 stderr; big-endian length) and the payload, fed in chunks
+    of any size."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[tuple[Literal["stdout", "stderr"], bytes]]:
+        self._buffer += chunk
+        frames: list[tuple[Literal["stdout", "stderr"], bytes]] = []
+        while len(self._buffer) >= 8:
+            size = int.from_bytes(self._buffer[4:8], "big")
+            if len(self._buffer) < 8 + size:
+                break
+            stream: Literal["stdout", "stderr"] = "stderr" if self._buffer[0] == STDERR_FRAME else "stdout"
+            frames.append((stream, bytes(self._buffer[8 : 8 + size])))
+            del self._buffer[: 8 + size]
+        return frames

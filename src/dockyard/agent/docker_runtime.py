@@ -7,8 +7,12 @@ subclasses carrying Docker's own message. Safe to share between threads (httpx's
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -22,10 +26,14 @@ from dockyard.agent.awslogs import DockerLine
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
+    ContainerNotRunning,
     ContainerRuntimeError,
     ContainerSpec,
     ContainerStartError,
     ContainerState,
+    ExecResult,
+    ExecStream,
+    ExecTimeout,
     ImageImportError,
     ImagePullError,
     NetworkError,
@@ -338,6 +346,162 @@ class DockerRuntime:
         self._check(response, container_id)
         body = response.json()
         return body if isinstance(body, dict) else None
+
+    # --- exec and logs ---------------------------------------------------------------------------------
+
+    def exec(self, container_id: str, command: tuple[str, ...], *, timeout_s: float = 10.0) -> ExecResult:
+        deadline = time.monotonic() + timeout_s
+        session = self.open_exec(container_id, command)
+        output = bytearray()
+        try:
+            while (piece := session.read(timeout_s=max(0.0, deadline - time.monotonic()))) is not None:
+                output += piece[1]
+            code = session.exit_code(timeout_s=max(0.5, deadline - time.monotonic()))
+        finally:
+            session.close()
+        if code is None:
+            raise ExecTimeout(f"exec in {container_id[:12]} did not finish in {timeout_s} s")
+        return ExecResult(code, output.decode("utf-8", "replace"))
+
+    def open_exec(
+        self, container_id: str, command: tuple[str, ...], *, stdin: bool = False, tty: bool = False
+    ) -> DockerExecSession:
+        """Create the exec, then start it on a connection of its own that the engine hijacks for the raw
+        stream (``Connection: Upgrade``, answered 101), as the docker CLI does."""
+        response = self._request(
+            "POST",
+            f"/containers/{quote(container_id)}/exec",
+            json=docker_api.exec_create_body(command, stdin=stdin, tty=tty),
+        )
+        if response.status_code == 409:
+            raise ContainerNotRunning(_message(response))
+        self._check(response, container_id, ok=(201,))
+        exec_id = str(response.json()["Id"])
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        path = f"{self._client.base_url.path.rstrip('/')}/exec/{exec_id}/start"
+        self._require_socket()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.settimeout(self._client.timeout.connect)
+            connection.connect(str(self._socket_path))
+            connection.sendall(docker_api.hijack_request(path, body))
+            head, rest = _read_head(connection)
+        except OSError as exc:
+            connection.close()
+            raise RuntimeUnavailable(f"exec start in {container_id[:12]} failed: {exc!r}") from exc
+        status = docker_api.response_status(head)
+        if status not in (101, 200):
+            connection.close()
+            message = head.partition(b"\r\n\r\n")[2] + rest
+            if status == 409:
+                raise ContainerNotRunning(message.decode("utf-8", "replace").strip())
+            raise ContainerRuntimeError(message.decode("utf-8", "replace").strip() or f"HTTP {status}")
+        return DockerExecSession(self, exec_id, connection, tty=tty, buffered=rest)
+
+    def _exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        response = self._request("GET", f"/exec/{exec_id}/json")
+        self._check(response, exec_id)
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        response = self._request("POST", f"/exec/{exec_id}/resize", params={"h": height, "w": width})
+        self._check(response, exec_id, ok=(200, 201))
+
+    def read_logs(
+        self, container_id: str, *, since_s: int = 0, tail: int | None = None
+    ) -> builtins.list[DockerLine]:
+        params = {"stdout": "1", "stderr": "1", "timestamps": "1", "since": str(since_s)}
+        params["tail"] = "all" if tail is None else str(tail)
+        response = self._request("GET", f"/containers/{quote(container_id)}/logs", params=params)
+        self._check(response, container_id)
+        demuxer = docker_api.LogDemuxer()
+        return demuxer.feed(response.content)
+
+
+def _read_head(connection: socket.socket) -> tuple[bytes, bytes]:
+    """Read a raw HTTP response head; returns (head including the blank line, bytes already read past it)."""
+    data = bytearray()
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, sep, rest = bytes(data).partition(b"\r\n\r\n")
+    return head + sep, rest
+
+
+class DockerExecSession:
+    """An exec's hijacked connection: stdin is written to it, the output read from it (multiplexed
+    frames without a TTY, raw bytes with one); the exit code comes from ``GET /exec/{id}/json``."""
+
+    def __init__(
+        self, runtime: DockerRuntime, exec_id: str, connection: socket.socket, *, tty: bool, buffered: bytes
+    ) -> None:
+        self._runtime = runtime
+        self.exec_id = exec_id
+        self._connection = connection
+        self._tty = tty
+        self._demuxer = docker_api.FrameDemuxer()
+        self._pending: list[tuple[ExecStream, bytes]] = []
+        self._ended = False
+        self._closed = False
+        if buffered:
+            self._take(buffered)
+
+    def _take(self, chunk: bytes) -> None:
+        if self._tty:
+            self._pending.append(("stdout", chunk))
+        else:
+            self._pending.extend(self._demuxer.feed(chunk))
+
+    def write(self, data: bytes) -> None:
+        self._connection.sendall(data)
+
+    def close_stdin(self) -> None:
+        # OSError: the engine already closed it, the process has ended.
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_WR)
+
+    def read(self, timeout_s: float | None = None) -> tuple[ExecStream, bytes] | None:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self._pending:
+            if self._ended:
+                return None
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ExecTimeout(f"no output from exec {self.exec_id[:12]} in {timeout_s} s")
+            self._connection.settimeout(remaining)
+            try:
+                chunk = self._connection.recv(65536)
+            except TimeoutError as exc:
+                raise ExecTimeout(f"no output from exec {self.exec_id[:12]} in {timeout_s} s") from exc
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._ended = True
+            else:
+                self._take(chunk)
+        return self._pending.pop(0)
+
+    def resize(self, height: int, width: int) -> None:
+        if self._tty:
+            self._runtime._exec_resize(self.exec_id, height, width)
+
+    def exit_code(self, timeout_s: float = 5.0) -> int | None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            details = self._runtime._exec_inspect(self.exec_id)
+            if not details.get("Running") and details.get("ExitCode") is not None:
+                return int(details["ExitCode"])
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)  # the engine records the exit a moment after the stream ends
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._connection.close()
 
 
 def _joined_message(lines: list[str], response: httpx.Response) -> str:

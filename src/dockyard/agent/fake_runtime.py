@@ -5,6 +5,9 @@ Nothing runs. What a container's process does is a :class:`FakeProgram` chosen p
 or ignore it (then the stop's SIGKILL makes it 137, as under Docker); pass or fail its health check.
 Time never passes by itself: ``stop`` returns at once, ``wait_exit`` on a running container times out at
 once, and health checks run only when a test calls :meth:`FakeRuntime.run_health_checks`.
+``exec`` and ``open_exec`` answer with ``exec_handler(spec, command, stdin)`` (an :class:`ExecResult`; by
+default exit 0, no output); an interactive session's output is produced once its stdin is closed (at once
+when it has no stdin). Every exec is recorded in :attr:`FakeRuntime.execs`.
 Tests can also force an exit (:meth:`FakeRuntime.exit`) or a health status (:meth:`FakeRuntime.set_health`).
 Every method holds one lock, so the task engine's threads and a test can use the fake at the same time.
 """
@@ -25,9 +28,13 @@ from dockyard.agent.awslogs import DockerLine
 from dockyard.agent.runtime import (
     ContainerCreateError,
     ContainerNotFound,
+    ContainerNotRunning,
     ContainerSpec,
     ContainerStartError,
     ContainerState,
+    ExecResult,
+    ExecStream,
+    ExecTimeout,
     HealthStatus,
     ImagePullError,
     NetworkBinding,
@@ -60,6 +67,14 @@ class FakeProgram:
 def default_program(spec: ContainerSpec) -> FakeProgram:
     """A long-running process that ignores SIGTERM and passes its health checks."""
     return FakeProgram()
+
+
+ExecHandler = Callable[[ContainerSpec, tuple[str, ...], bytes], ExecResult]
+
+
+def default_exec(spec: ContainerSpec, command: tuple[str, ...], stdin: bytes) -> ExecResult:
+    """Every command succeeds silently."""
+    return ExecResult(0, "")
 
 
 def _locked(method: Callable[Concatenate[FakeRuntime, P], R]) -> Callable[Concatenate[FakeRuntime, P], R]:
@@ -110,6 +125,7 @@ class FakeRuntime:
         runtimes: Iterable[str] = ("runc",),
         nests_cgroups: bool = False,
         quota_storage: bool = False,
+        exec_handler: ExecHandler = default_exec,
     ) -> None:
         self._lock = threading.RLock()
         self._images = set(images)
@@ -133,6 +149,10 @@ class FakeRuntime:
         """Every image import, in order: (image, tarball, changes)."""
         self.created_specs: builtins.list[ContainerSpec] = []
         """Every spec a container was created from, in order (removed containers included)."""
+        self.exec_handler = exec_handler
+        """What an exec does: ``(spec, command, stdin) -> ExecResult`` (tests may replace it)."""
+        self.execs: builtins.list[tuple[str, tuple[str, ...]]] = []
+        """Every exec asked for, in order: (container id, command)."""
 
     # --- the protocol -----------------------------------------------------------------------------------
 
@@ -250,6 +270,33 @@ class FakeRuntime:
         with self._lock:
             lines = list(self.logs.get(container_id, ()))
         yield from (line for line in lines if line.timestamp_ns >= since_s * 1_000_000_000)
+
+    def read_logs(
+        self, container_id: str, *, since_s: int = 0, tail: int | None = None
+    ) -> builtins.list[DockerLine]:
+        with self._lock:
+            self._get(container_id)
+            start_ns = since_s * 1_000_000_000
+            lines = [line for line in self.logs.get(container_id, ()) if line.timestamp_ns >= start_ns]
+        return lines if tail is None else lines[len(lines) - tail :] if tail > 0 else []
+
+    def exec(self, container_id: str, command: tuple[str, ...], *, timeout_s: float = 10.0) -> ExecResult:
+        spec = self._exec_target(container_id, command)
+        return self.exec_handler(spec, command, b"")
+
+    def open_exec(
+        self, container_id: str, command: tuple[str, ...], *, stdin: bool = False, tty: bool = False
+    ) -> FakeExecSession:
+        spec = self._exec_target(container_id, command)
+        return FakeExecSession(lambda data: self.exec_handler(spec, command, data), stdin=stdin)
+
+    @_locked
+    def _exec_target(self, container_id: str, command: tuple[str, ...]) -> ContainerSpec:
+        container = self._get(container_id)
+        if container.status != "running":
+            raise ContainerNotRunning(f"Container {container.id} is not running")
+        self.execs.append((container.id, tuple(command)))
+        return container.spec
 
     @_locked
     def limits_storage(self) -> bool:
@@ -414,3 +461,43 @@ def _network_mode(spec: ContainerSpec) -> str:
     if spec.network_container is not None:
         return f"container:{spec.network_container}"
     return spec.network.network if spec.network is not None else spec.network_mode
+
+
+class FakeExecSession:
+    """A scripted interactive exec: collects stdin; once it is closed (at once without stdin) the
+    handler's result is the output (all on stdout) and the exit code."""
+
+    def __init__(self, run: Callable[[bytes], ExecResult], *, stdin: bool) -> None:
+        self._run = run
+        self._stdin = bytearray()
+        self._result: ExecResult | None = None if stdin else run(b"")
+        self._output: builtins.list[tuple[ExecStream, bytes]] = []
+        if self._result is not None and self._result.output:
+            self._output.append(("stdout", self._result.output.encode()))
+        self.sizes: builtins.list[tuple[int, int]] = []
+        """Every resize asked for: (height, width)."""
+
+    def write(self, data: bytes) -> None:
+        self._stdin += data
+
+    def close_stdin(self) -> None:
+        if self._result is None:
+            self._result = self._run(bytes(self._stdin))
+            if self._result.output:
+                self._output.append(("stdout", self._result.output.encode()))
+
+    def read(self, timeout_s: float | None = None) -> tuple[ExecStream, bytes] | None:
+        if self._output:
+            return self._output.pop(0)
+        if self._result is None:
+            raise ExecTimeout("the fake exec waits for its stdin to be closed")
+        return None
+
+    def resize(self, height: int, width: int) -> None:
+        self.sizes.append((height, width))
+
+    def exit_code(self, timeout_s: float = 5.0) -> int | None:
+        return None if self._result is None else self._result.exit_code
+
+    def close(self) -> None:
+        self.close_stdin()

@@ -16,6 +16,10 @@ Semantics every implementation keeps (Docker's, which ECS's are built on):
 - ``list`` and ``inspect`` see containers in every state (created, running, exited), which is how an agent
   finds its containers again by their labels after it restarts.
 - Errors are the :class:`ContainerRuntimeError` subclasses below, never the transport's exceptions.
+- ``exec`` runs a command inside a running container and returns its exit code and its output (stdout and
+  stderr together, in order); ``open_exec`` is the interactive form (``kubectl exec``): stdin, stdout and
+  stderr as streams, optionally a TTY that can be resized. Both raise :class:`ContainerNotRunning` for a
+  container that exists but does not run.
 - Networks (for awsvpc tasks): ``ensure_network`` makes a bridge network for one subnet, idempotently; a
   container created with ``network`` set is attached to it (a fixed address and MAC), one created with
   ``network_container`` set shares that container's network namespace (Docker's ``container:<id>``: same
@@ -24,11 +28,12 @@ Semantics every implementation keeps (Docker's, which ECS's are built on):
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from dockyard.agent.awslogs import DockerLine
 
@@ -76,6 +81,14 @@ class NetworkError(ContainerRuntimeError):
 
 class ImageImportError(ContainerRuntimeError):
     """An image could not be imported from a root filesystem tarball."""
+
+
+class ContainerNotRunning(ContainerRuntimeError):  # noqa: N818
+    """The container exists but is not running, so nothing can be executed in it."""
+
+
+class ExecTimeout(ContainerRuntimeError):  # noqa: N818
+    """An ``exec`` did not finish within its timeout (the process may still run in the container)."""
 
 
 # --- what to run -------------------------------------------------------------------------------------------
@@ -171,6 +184,12 @@ class ContainerSpec:
     cgroup_parent: str | None = None
     """Create the container's cgroup inside this one (Docker's ``HostConfig.CgroupParent``): a Fargate
     task's containers go inside their pause container's, whose limits are the task's."""
+    hostname: str | None = None
+    """The container's host name (Docker's ``Config.Hostname``); not allowed with ``network_container``,
+    whose containers take the owner's host name."""
+    ipc_mode: str | None = None
+    """Docker's ``HostConfig.IpcMode``: ``shareable`` (others may join), ``container:<id>`` (join that
+    container's IPC namespace); ``None``: the engine's default."""
 
 
 # --- what is running ---------------------------------------------------------------------------------------
@@ -218,6 +237,40 @@ class ContainerState:
     network_mode: str = "bridge"
     """Docker's ``HostConfig.NetworkMode``: ``bridge``, ``host``, ``none``, a network's name, or
     ``container:<id>`` for a container sharing another's network namespace."""
+
+
+class ExecResult(NamedTuple):
+    """What a finished ``exec`` left: its exit code and its output (stdout and stderr interleaved)."""
+
+    exit_code: int
+    output: str
+
+
+ExecStream = Literal["stdout", "stderr"]
+
+
+class ExecSession(Protocol):
+    """An interactive process inside a container (``kubectl exec -it``). One reader and one writer thread
+    may use it at once. With a TTY the engine merges stderr into stdout."""
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the process's stdin (when it was opened with ``stdin``)."""
+
+    def close_stdin(self) -> None:
+        """End the process's stdin (it reads end-of-file); the output can still be read."""
+
+    def read(self, timeout_s: float | None = None) -> tuple[ExecStream, bytes] | None:
+        """The next piece of output, or ``None`` at its end. Raises :class:`ExecTimeout` if nothing came
+        within ``timeout_s`` (``None``: wait as long as it takes)."""
+
+    def resize(self, height: int, width: int) -> None:
+        """Set the TTY's size (rows and columns); without a TTY a no-op."""
+
+    def exit_code(self, timeout_s: float = 5.0) -> int | None:
+        """The process's exit code once it has ended (waiting up to ``timeout_s``), else ``None``."""
+
+    def close(self) -> None:
+        """Let go of the streams; safe to call twice."""
 
 
 @dataclass(frozen=True)
@@ -310,3 +363,26 @@ class ContainerRuntime(Protocol):
         """Docker's one-shot stats JSON (``GET /containers/{id}/stats?stream=false``): ``read``,
         ``cpu_stats``, ``precpu_stats``, ``memory_stats``, ``networks``…; ``None`` for an unknown container.
         """
+
+    def exec(self, container_id: str, command: tuple[str, ...], *, timeout_s: float = 10.0) -> ExecResult:
+        """Run ``command`` in the running container and wait for it: its exit code and output.
+
+        Raises :class:`ContainerNotFound`, :class:`ContainerNotRunning`, or :class:`ExecTimeout` after
+        ``timeout_s``. A command that cannot be executed (missing) reads as exit code 126 or 127 with the
+        runtime's message as output, as a shell would report it.
+        """
+
+    def open_exec(
+        self, container_id: str, command: tuple[str, ...], *, stdin: bool = False, tty: bool = False
+    ) -> ExecSession:
+        """Start ``command`` in the running container with its streams attached (``kubectl exec``).
+
+        Raises :class:`ContainerNotFound` or :class:`ContainerNotRunning`.
+        """
+
+    def read_logs(
+        self, container_id: str, *, since_s: int = 0, tail: int | None = None
+    ) -> builtins.list[DockerLine]:
+        """The container's output so far (not following), stdout and stderr in order: the lines from
+        ``since_s`` (epoch seconds; 0: the start), only the last ``tail`` of them if given. Raises
+        :class:`ContainerNotFound`."""

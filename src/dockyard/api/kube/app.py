@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dockyard.api.kube.handlers import KubeHandlers
 from dockyard.api.principals import KeyResolver
 from dockyard.core.clock import Clock
+from dockyard.services.kube.access import KubeAccess
 from dockyard.services.kube.objects import KubeObjects
 from dockyard.store.database import Database
 from dockyard.store.eks import EksClusterRecord
@@ -36,6 +37,7 @@ class KubeApi:
         self.objects = objects
         self._keys = keys
         self._clock = clock
+        self._access = KubeAccess(db)
 
     def app_for(self, record: EksClusterRecord) -> ASGIApp:
         """The app of one cluster; bootstraps its objects store first (idempotent; does store I/O)."""
@@ -47,7 +49,7 @@ class KubeApi:
             record.region,
             f"https://127.0.0.1:{record.endpoint_port}",
         )
-        handlers = KubeHandlers(cluster, self._db, self.objects, self._keys, clock=self._clock)
+        handlers = KubeHandlers(cluster, self.objects, self._access, self._keys, clock=self._clock)
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "lifespan":

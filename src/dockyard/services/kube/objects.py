@@ -190,6 +190,9 @@ class KubeObjects:
                     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
                     self._create_in(conn, cluster_id, namespaces, "", body, WriteOptions("kube-apiserver"))
 
+    def clock(self) -> datetime:
+        return self._clock()
+
     # --- reads ----------------------------------------------------------------------------------------------
 
     def get(self, cluster_id: int, resource: Resource, namespace: str, name: str) -> Obj:
@@ -250,6 +253,11 @@ class KubeObjects:
                 if limit is not None and len(items) >= limit:
                     assert after is not None
                     return Listing(items, str(revision), encode_continue(revision, *after))
+
+    def state_at(self, cluster_id: int, key: store.ObjectKey, revision: int) -> Obj | None:
+        """An object as it was at ``revision`` (None if it did not exist then)."""
+        with self._db.read() as conn:
+            return store.state_at(conn, cluster_id, key, revision)
 
     def revision(self, cluster_id: int) -> int:
         with self._db.read() as conn:
@@ -402,6 +410,24 @@ class KubeObjects:
                 raise
             deleted.append(obj)
         return deleted
+
+    def write_raw(
+        self, cluster_id: int, resource: Resource, obj: Obj, *, manager: str, dry_run: bool = False
+    ) -> Obj:
+        """Store ``obj`` as given over the live object it was read from (its resourceVersion): for the
+        system's own writes that change spec and status together, such as a pod's binding."""
+        metadata = obj["metadata"]
+        key = _key(resource, metadata.get("namespace", ""), metadata["name"])
+        with self._write(cluster_id, dry_run=dry_run) as conn:
+            live = self._live(conn, cluster_id, resource, key.namespace, key.name)
+            new = managed_fields.update(live, obj, manager=manager, now=rfc3339(self._clock()))
+            try:
+                stored = store.update_object(
+                    conn, cluster_id, key, new, expected_revision=int(metadata["resourceVersion"])
+                )
+            except store.ConflictError:
+                raise conflict(resource, key.name) from None
+            return stored.value
 
     # --- inside a transaction -------------------------------------------------------------------------------
 
@@ -619,4 +645,3 @@ def _same(live: Obj, new: Obj) -> bool:
 
 def _key(resource: Resource, namespace: str, name: str) -> store.ObjectKey:
     return store.ObjectKey(resource.group, resource.plural, namespace if resource.namespaced else "", name)
-

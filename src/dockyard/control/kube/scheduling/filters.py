@@ -166,7 +166,7 @@ def _topology_counts(pod: PodInfo, snapshot: ClusterSnapshot) -> tuple[Counter[t
     this pod's anti-affinity), each as counts per (topology key, value)."""
     own_labels = snapshot.namespace_labels.get(pod.namespace, {})
     existing: Counter[tuple[str, str]] = Counter()
-    for group in snapshot.anti_affinity_groups():
+    for group in snapshot.anti_affinity_groups_for(pod.labels):
         if group.values and group.term.matches(pod.namespace, pod.labels, own_labels):
             for value, count in group.values.items():
                 existing[(group.term.topology_key, value)] += count
@@ -198,6 +198,8 @@ def inter_pod_affinity(pod: PodInfo, snapshot: ClusterSnapshot) -> Filter | None
     if not (pod.affinity_terms or pod.anti_affinity_terms or any(snapshot.anti_affinity_groups())):
         return None
     existing, affinity, anti = _topology_counts(pod, snapshot)
+    if not (existing or pod.affinity_terms or pod.anti_affinity_terms):
+        return None  # no bound pod's anti-affinity selects this pod: nothing left to check
     # kube's rule for the first pod of a group with affinity to itself: no pod matches yet, and the
     # pod matches its own terms, so any node with the topology keys will do.
     first_of_group = not affinity and _matches_own_terms(

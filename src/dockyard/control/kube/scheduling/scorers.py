@@ -126,6 +126,8 @@ def image_locality(pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: ClusterSna
         return [0] * len(nodes)
     node_count = len(snapshot)
     spread = {image: snapshot.image_node_count(image) / node_count for image in pod.images}
+    if not any(spread.values()):  # none of its images on any node: every node scores 0
+        return [0] * len(nodes)
     scores = []
     for node in nodes:
         images = node.images

@@ -47,6 +47,10 @@ class ClusterSnapshot:
         self._pod_node: dict[str, str] = {}
         self._pods_by_label: dict[tuple[str, str], dict[str, PodInfo]] = {}
         self._anti_terms: dict[tuple[str, str, frozenset[str], str], TermGroup] = {}
+        # Groups by one label pair their selector requires (None: no equality requirement to index by).
+        self._anti_index: dict[
+            tuple[str, str] | None, dict[tuple[str, str, frozenset[str], str], TermGroup]
+        ] = {}
         self._image_nodes: Counter[str] = Counter()
 
     # ── Building ────────────────────────────────────────────────────────────────────────────────────
@@ -135,6 +139,8 @@ class ClusterSnapshot:
             group = self._anti_terms.get(term.identity)
             if group is None:
                 group = self._anti_terms[term.identity] = TermGroup(term)
+                for pair in _index_pairs(term):
+                    self._anti_index.setdefault(pair, {})[term.identity] = group
             value = node.labels.get(term.topology_key)
             if value is not None:
                 group.values[value] += sign
@@ -142,6 +148,10 @@ class ClusterSnapshot:
                     del group.values[value]
             if sign < 0 and not group.values:
                 del self._anti_terms[term.identity]
+                for pair in _index_pairs(term):
+                    del self._anti_index[pair][term.identity]
+                    if not self._anti_index[pair]:
+                        del self._anti_index[pair]
 
     # ── Reading ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -174,6 +184,15 @@ class ClusterSnapshot:
         """Bound pods' required anti-affinity terms, one group per identical term."""
         return iter(self._anti_terms.values())
 
+    def anti_affinity_groups_for(self, labels: Mapping[str, str]) -> Iterator[TermGroup]:
+        """The groups whose selector could select a pod with ``labels`` (callers still match them)."""
+        seen: set[int] = set()
+        for pair in (None, *labels.items()):
+            for group in self._anti_index.get(pair, {}).values():
+                if id(group) not in seen:
+                    seen.add(id(group))
+                    yield group
+
     def pods_matching(self, term: AffinityTerm) -> Iterator[tuple[PodInfo, NodeInfo]]:
         """Bound pods ``term`` selects, with their nodes; narrowed by the label index where it can."""
         candidates: Iterable[PodInfo]
@@ -195,3 +214,11 @@ class ClusterSnapshot:
             labels = self.namespace_labels.get(pod.namespace, empty)
             if term.matches(pod.namespace, pod.labels, labels):
                 yield pod, self._nodes[self._pod_node[pod.key]]
+
+
+def _index_pairs(term: AffinityTerm) -> list[tuple[str, str] | None]:
+    """The label pairs one of which a pod must carry for ``term`` to select it (``[None]``: any pod)."""
+    equality = next((r for r in term.selector.requirements if r.operator.value in ("=", "==", "in")), None)
+    if equality is None:
+        return [None]
+    return [(equality.key, value) for value in equality.values]

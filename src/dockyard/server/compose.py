@@ -14,20 +14,24 @@ from starlette.applications import Starlette
 
 from dockyard.api.agent_channel import AgentChannel
 from dockyard.api.app import web_app
+from dockyard.api.connections import ConnectionLimits
 from dockyard.api.gateway import AwsGateway
+from dockyard.api.kube.app import KubeApi
 from dockyard.api.principals import KeyResolver
 from dockyard.api.protocol.catalog import ServiceCatalog
 from dockyard.api.registry.routes import RegistryApi
 from dockyard.control.changes import ChangeFeed
-from dockyard.control.controllers.eks import EksClusterController
+from dockyard.control.controllers.eks import EksClusterController, EksClusterKey
 from dockyard.control.controllers.fargate import FargatePoolController
 from dockyard.control.controllers.fargate_hosts import PoolHostRetirer
 from dockyard.control.controllers.fargate_spot import SpotInterrupter
+from dockyard.control.controllers.queue import WorkQueue
 from dockyard.control.controllers.runner import ControllerLoop, ControllerRunner
 from dockyard.control.controllers.services import ServiceController
 from dockyard.core.clock import Clock, system_clock
 from dockyard.core.settings import ServerSettings
 from dockyard.registry.filesystem import FilesystemBlobDriver
+from dockyard.server.kube_listeners import KubeListeners
 from dockyard.server.maintenance import maintain
 from dockyard.server.provisioner import Provisioner, RetireCommand
 from dockyard.server.runtime import Runtime
@@ -41,6 +45,7 @@ from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.eks.provider import EksProvider
+from dockyard.services.kube.objects import KubeObjects
 from dockyard.services.logs.live_tail import LiveTailHub
 from dockyard.services.logs.provider import LogsProvider
 from dockyard.services.logs.shipping import AgentLogShipping
@@ -64,6 +69,10 @@ class Server:
     changes: ChangeFeed
     controllers: ControllerRunner
     app: Starlette
+    kube_objects: KubeObjects
+    """Every cluster's Kubernetes objects: the one instance the Kubernetes API and its controllers share."""
+    kube_api: KubeApi
+    kube_listeners: KubeListeners
 
 
 def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
@@ -78,8 +87,16 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     changes = ChangeFeed()
     pool_account = runtime.pool_key.principal.account_id
     live_tail = LiveTailHub()
-    eks_clusters = EksClusterController(runtime.db, clock=clock)
-    eks_loop: ControllerLoop[Any] = ControllerLoop(eks_clusters, workers=1, batch_size=8)
+    keys = KeyResolver(CredentialStore(runtime.db))
+    eks_queue: WorkQueue[EksClusterKey] = WorkQueue()
+    kube_objects, kube_api, kube_listeners = _kube(runtime, keys, eks_queue, clock)
+    eks_clusters = EksClusterController(
+        runtime.db,
+        clock=clock,
+        endpoint_ready=kube_listeners.endpoint_ready,
+        on_removed=kube_listeners.on_removed,
+    )
+    eks_loop: ControllerLoop[Any] = ControllerLoop(eks_clusters, workers=1, batch_size=8, queue=eks_queue)
     providers: dict[str, Provider] = {
         p.service_name: p
         for p in (
@@ -106,7 +123,6 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
             ),
         )
     }
-    keys = KeyResolver(CredentialStore(runtime.db))
     catalog = ServiceCatalog.default()
     gateway = AwsGateway(
         catalog=catalog,
@@ -183,10 +199,12 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await channel.start()
-        controllers.start()
-        log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
         try:
             async with anyio.create_task_group() as background:
+                # The clusters' listeners first: a cluster ACTIVE in the store answers once the AWS API does.
+                await background.start(kube_listeners.run)
+                controllers.start()
+                log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
                 background.start_soon(maintain, runtime, registry, clock)
                 yield
                 background.cancel_scope.cancel()
@@ -201,7 +219,44 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         registry_api=RegistryApi(registry, tokens, clock),
         lifespan=lifespan,
     )
-    return Server(runtime, registry, changes, controllers, app)
+    return Server(
+        runtime,
+        registry,
+        changes,
+        controllers,
+        app,
+        kube_objects=kube_objects,
+        kube_api=kube_api,
+        kube_listeners=kube_listeners,
+    )
+
+
+def _kube(
+    runtime: Runtime, keys: KeyResolver, eks_queue: WorkQueue[EksClusterKey], clock: Clock
+) -> tuple[KubeObjects, KubeApi, KubeListeners]:
+    """The clusters' Kubernetes API: their objects, the app each serves, and their listeners (which wake
+    the EKS cluster controller through ``eks_queue`` once they serve)."""
+    settings = runtime.settings
+    objects = KubeObjects(runtime.db, clock=clock)
+    api = KubeApi(runtime.db, objects, keys, clock=clock)
+    listeners = KubeListeners(
+        runtime.db,
+        api.app_for,
+        host=settings.host,
+        data_dir=settings.data_dir.expanduser(),
+        limits=_connection_limits(settings),
+        wake=EksClusterController.waker(eks_queue),
+    )
+    return objects, api, listeners
+
+
+def _connection_limits(settings: ServerSettings) -> ConnectionLimits:
+    """The per-connection limits of the settings (the clusters' listeners; cli builds the main server's)."""
+    return ConnectionLimits(
+        header_timeout_s=settings.header_timeout_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_per_client=settings.max_connections_per_client,
+    )
 
 
 def _pull_credentials(

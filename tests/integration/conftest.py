@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,6 +34,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def random_eks_port_range(size: int = 100) -> str:
+    """A block of ports for one server's EKS clusters' listeners, below the ephemeral range that
+    :func:`free_port` draws from, at random so that servers running at once (here or in another test
+    session) rarely share ports: each cluster binds its port."""
+    start = random.randrange(20000, 32000 - size, size)
+    return f"{start}-{start + size - 1}"
+
+
 @dataclass(frozen=True)
 class Keys:
     access_key_id: str
@@ -51,6 +60,8 @@ class ServerProcess:
     host: str = "127.0.0.1"
     open_files_limit: int | None = None
     """A soft RLIMIT_NOFILE to start the server with (what a default shell gives), if not inherited."""
+    eks_api_ports: str = field(default_factory=random_eks_port_range)
+    """The server's ``eks_api_port_range`` (``LOW-HIGH``)."""
 
     @property
     def endpoint(self) -> str:
@@ -63,6 +74,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
         env.update(DOCKYARD_ACCESS_KEY_ID=ROOT_KEY_ID, DOCKYARD_SECRET_ACCESS_KEY=ROOT_SECRET)
         env.update(DOCKYARD_FARGATE_LOCAL_POOL="0")  # the Fargate tests turn the built-in pool host on
+        env.update(DOCKYARD_EKS_API_PORT_RANGE=self.eks_api_ports)
         env.update(self.extra_env)
         return env
 

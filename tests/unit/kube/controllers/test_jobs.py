@@ -156,3 +156,18 @@ def test_pods_of_other_owners_are_ignored() -> None:
     stranger: dict[str, Any] = {"metadata": {"name": "x", "uid": "x"}, "status": {"phase": "Running"}}
     actions = jobs.decide(job(), [stranger], NOW, seed=1)
     assert all(isinstance(c, Create) for c in actions.creates) and len(actions.creates) == 2
+
+
+def test_a_failed_pod_is_replaced_after_the_backoff() -> None:
+    owner = job(completions=1, parallelism=1)
+    (failed,) = pods_of(jobs.decide(owner, [], NOW, seed=1), "Failed")
+    failed["status"]["containerStatuses"] = [
+        {
+            "name": "pi",
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 1, "finishedAt": "2026-12-07T12:00:00Z"}},
+        }
+    ]
+    waiting = jobs.decide(owner, [failed], NOW + timedelta(seconds=4), seed=2)
+    assert waiting.creates == () and waiting.requeue_after == 6
+    assert len(jobs.decide(owner, [failed], NOW + timedelta(seconds=10), seed=2).creates) == 1

@@ -19,16 +19,19 @@ One sync::
 With ``restartPolicy: OnFailure`` the containers' restarts count towards the backoff limit too. Without
 ``completions`` (a work queue) the Job completes once a pod succeeded and none is active.
 
+A failed pod is replaced after kube's backoff: 10 s, doubling per failure, at most 6 minutes, from the
+newest failure (its containers' ``finishedAt``, else its Ready condition's transition).
+
 Not matched: the ``batch.kubernetes.io/job-tracking`` finalizer and ``uncountedTerminatedPods`` (counts
 come from the pods present, never going down: a finished pod deleted by hand keeps its count, but one
-deleted before this controller saw it finish is not counted), the exponential delay before replacing a
-failed pod, Indexed completion mode, podFailurePolicy, successPolicy, backoffLimitPerIndex, suspend and
+deleted before this controller saw it finish is not counted), the backoff's reset after a quiet
+period, Indexed completion mode, podFailurePolicy, successPolicy, backoffLimitPerIndex, suspend and
 podReplacementPolicy (terminating pods are replaced at once, the ``TerminatingOrFailed`` default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +54,7 @@ from dockyard.control.kube.controllers.actions import (
 )
 
 DEFAULT_BACKOFF_LIMIT = 6
+BACKOFF_BASE_S, BACKOFF_MAX_S = 10.0, 360.0
 COMPLETE, FAILED = "Complete", "Failed"
 FAILURE_TARGET, SUCCESS_CRITERIA_MET = "FailureTarget", "SuccessCriteriaMet"
 BACKOFF = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
@@ -137,12 +141,57 @@ def _verdict(
     return None
 
 
+def _finished_at(pod: Mapping[str, Any]) -> datetime | None:
+    status = pod.get("status") or {}
+    times = [
+        parse_time(((c.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        for c in status.get("containerStatuses") or []
+    ]
+    ready = find_condition(status.get("conditions"), "Ready") or {}
+    times.append(parse_time(ready.get("lastTransitionTime")))
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def _backoff_wait(failed_pods: Sequence[Mapping[str, Any]], failures: int, now: datetime) -> float:
+    """Seconds before a replacement may start: 10 s doubling per failure, at most 6 min, counted from
+    the newest failure (kube's pod failure backoff; 0 when the failure time is unknown)."""
+    finished = [t for t in (_finished_at(p) for p in failed_pods) if t is not None]
+    if not failures or not finished:
+        return 0.0
+    delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
+    return max(0.0, (max(finished) + timedelta(seconds=delay) - now).total_seconds())
+
+
 def _wanted_active(spec: Mapping[str, Any], succeeded: int, active: int) -> int:
     parallelism = int(spec.get("parallelism", 1))
     completions = spec.get("completions")
     if completions is None:  # a work queue: once one pod succeeded, no new ones
         return min(parallelism, active) if succeeded else parallelism
     return min(parallelism, max(0, int(completions) - succeeded))
+
+
+def _scale(
+    job: Mapping[str, Any],
+    mine: Sequence[Mapping[str, Any]],
+    active: Sequence[Mapping[str, Any]],
+    succeeded: int,
+    failed: int,
+    now: datetime,
+    seed: int | str,
+) -> tuple[list[Create], list[Delete], float | None]:
+    """Pods to create or delete to reach the wanted number active, and the backoff wait if any."""
+    wanted = _wanted_active(job.get("spec") or {}, succeeded, len(active))
+    if len(active) > wanted:
+        surplus = sorted(active, key=_surplus_order)[: len(active) - wanted]
+        return [], [delete_of(p, reason="too many active pods") for p in surplus], None
+    if len(active) == wanted:
+        return [], [], None
+    wait = _backoff_wait([p for p in mine if _phase(p) == "Failed"], failed, now)
+    if wait > 0:
+        return [], [], wait
+    names = fresh_names(f"{meta(job)['name']}-", seed, [str(meta(p)["name"]) for p in mine])
+    return [Create(new_pod(job, next(names))) for _ in range(wanted - len(active))], [], None
 
 
 def decide(
@@ -173,6 +222,7 @@ def decide(
 
     creates: list[Create] = []
     deletes: list[Delete] = []
+    backoff: float | None = None
     completion_time = observed.get("completionTime")
     if target is not None:
         deletes = [delete_of(p, reason=str(target.get("reason"))) for p in active]
@@ -183,13 +233,7 @@ def decide(
             if final == COMPLETE:
                 completion_time = completion_time or timestamp(now)
     else:
-        wanted = _wanted_active(spec, succeeded, len(active))
-        if len(active) < wanted:
-            names = fresh_names(f"{meta(job)['name']}-", seed, [str(meta(p)["name"]) for p in mine])
-            creates = [Create(new_pod(job, next(names))) for _ in range(wanted - len(active))]
-        elif len(active) > wanted:
-            surplus = sorted(active, key=_surplus_order)[: len(active) - wanted]
-            deletes = [delete_of(p, reason="too many active pods") for p in surplus]
+        creates, deletes, backoff = _scale(job, mine, active, succeeded, failed, now, seed)
 
     status = _status(observed, active, terminating, creates, deletes, succeeded, failed, now)
     if conditions:
@@ -200,6 +244,8 @@ def decide(
     requeue = None
     if deadline is not None and target is None:
         requeue = max(0.0, (started + timedelta(seconds=int(deadline)) - now).total_seconds())
+    if backoff is not None:
+        requeue = backoff if requeue is None else min(requeue, backoff)
     return Actions(
         creates=tuple(creates),
         deletes=tuple(deletes),

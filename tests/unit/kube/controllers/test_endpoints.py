@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.control.kube.controllers import endpoints as ep
+from dockyard.control.kube.controllers import kubernetes_service
 from dockyard.control.kube.controllers.actions import Create, Patch
 
 
@@ -187,11 +188,11 @@ def test_ipv6_pods_are_left_out_of_the_ipv4_slice() -> None:
 
 
 def test_the_kubernetes_service_and_its_endpoints() -> None:
-    svc = ep.kubernetes_service("10.100.0.1")
+    svc = kubernetes_service.kubernetes_service("10.100.0.1")
     assert svc["metadata"]["labels"] == {"component": "apiserver", "provider": "kubernetes"}
     assert svc["spec"]["ports"] == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]
     assert "selector" not in svc["spec"]
-    endpoints, slice_ = ep.kubernetes_endpoints(["192.168.1.20", "192.168.1.3"])
+    endpoints, slice_ = kubernetes_service.kubernetes_endpoints(["192.168.1.20", "192.168.1.3"])
     assert endpoints["subsets"] == [
         {
             "addresses": [{"ip": "192.168.1.3"}, {"ip": "192.168.1.20"}],

@@ -7,7 +7,8 @@ services layer reads the objects, calls the decision and performs the :class:`ac
                                                    ▲                          │ creates, patches,
                                                    └──── next sync ◀──────────┘ deletes, status
 
-- ``endpoints``: Endpoints and EndpointSlices of selector Services, the ``kubernetes`` Service;
+- ``endpoints``: Endpoints and EndpointSlices of selector Services; ``kubernetes_service``: the
+  ``default/kubernetes`` Service and its endpoints;
 - ``ipalloc``: ClusterIP and NodePort allocation (kube-apiserver's part);
 - ``garbage``: the garbage collector (background, foreground, orphan);
 - ``namespaces``: namespace deletion and its admission rules;

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,8 +78,6 @@ class Actions:
     deletes: tuple[Delete, ...] = ()
     status: Obj | None = None
     requeue_after: float | None = None
-    events: tuple[tuple[str, str, str], ...] = field(default=())
-    """(type, reason, message) for the owner, as kube's controllers record them."""
 
     @property
     def empty(self) -> bool:

@@ -45,7 +45,12 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def cluster(db: Database) -> int:
-    account = CredentialStore(db).ensure_root_key(T0, None, None).principal.account_id
+    return make_cluster(db, T0)
+
+
+def make_cluster(db: Database, now: datetime) -> int:
+    """An ACTIVE EKS cluster row (the owner of Kubernetes objects), its id."""
+    account = CredentialStore(db).ensure_root_key(now, None, None).principal.account_id
     with db.write() as tx:
         record = eks.insert_cluster(
             tx,
@@ -62,7 +67,7 @@ def cluster(db: Database) -> int:
             endpoint_port=41001,
             creator_arn=f"arn:aws:iam::{account}:root",
             pki=eks.ClusterPki("ca", "ca-key", "cert", "key"),
-            now=T0,
+            now=now,
         )
         assert record is not None
     return record.id

@@ -126,6 +126,16 @@ def start_cluster(conn: Connection, cluster_id: int) -> None:
     conn.execute(insert(revisions_table).values(cluster_id=cluster_id, revision=0, compacted=0))
 
 
+def cluster_ids(conn: Connection) -> list[int]:
+    """The clusters that have an objects store."""
+    return [
+        int(i)
+        for i in conn.execute(
+            select(revisions_table.c.cluster_id).order_by(revisions_table.c.cluster_id)
+        ).scalars()
+    ]
+
+
 def forget_cluster(conn: Connection, cluster_id: int) -> None:
     """Remove every object, change and the counter of a cluster (before the cluster's own row goes)."""
     for table in (changes_table, objects_table, revisions_table):

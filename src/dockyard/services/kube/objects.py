@@ -28,6 +28,8 @@ from sqlalchemy import Connection
 
 from dockyard.control.kube import managed_fields, meta
 from dockyard.control.kube.catalog import Resource, require
+from dockyard.control.kube.controllers.ipalloc import kubernetes_service_ip
+from dockyard.control.kube.controllers.kubernetes_service import kubernetes_service
 from dockyard.control.kube.decoding import WARN, decode
 from dockyard.control.kube.errors import BadRequestError, KubeError
 from dockyard.control.kube.fields import parse_field_selector
@@ -36,6 +38,7 @@ from dockyard.control.kube.selectors import parse_label_selector
 from dockyard.control.kube.validation import validate_object
 from dockyard.core.clock import Clock, IdFactory, random_uuid
 from dockyard.services.ecs.notifier import InstanceNotifier
+from dockyard.services.kube.admission import admit_create
 from dockyard.store import kube as store
 from dockyard.store.database import Database
 
@@ -189,6 +192,10 @@ class KubeObjects:
                 if store.get_object(conn, cluster_id, _key(namespaces, "", name)) is None:
                     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
                     self._create_in(conn, cluster_id, namespaces, "", body, WriteOptions("kube-apiserver"))
+            services = require("", "v1", "services")
+            if store.get_object(conn, cluster_id, _key(services, "default", "kubernetes")) is None:
+                body = kubernetes_service(kubernetes_service_ip())
+                self._create_in(conn, cluster_id, services, "default", body, WriteOptions("kube-apiserver"))
 
     def clock(self) -> datetime:
         return self._clock()
@@ -373,6 +380,9 @@ class KubeObjects:
             patched = apply_patch(
                 content_type, found.value, body, api_version=resource.group_version, kind=resource.kind
             )
+            wanted = (patched.get("metadata") or {}).get("resourceVersion")
+            if wanted and str(wanted) != found.value["metadata"].get("resourceVersion"):
+                raise conflict(resource, name)  # a patch naming a resourceVersion is a precondition
             return self._replace_in(
                 conn, cluster_id, resource, found.value, patched, options, subresource=subresource
             )
@@ -463,6 +473,7 @@ class KubeObjects:
         if resource.namespaced:
             self._check_namespace_accepts(conn, cluster_id, namespace)
         validate_object(resource, obj)
+        obj = admit_create(conn, cluster_id, resource, obj)
         if managed is not None:
             obj["metadata"]["managedFields"] = managed
         else:

@@ -1,0 +1,1 @@
+"""kube-controller-manager: the Kubernetes controllers of every EKS cluster, over KubeObjects."""

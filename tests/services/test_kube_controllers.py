@@ -19,6 +19,7 @@ from dockyard.services.kube.controllers.cluster import (
     ServiceAccountController,
 )
 from dockyard.services.kube.controllers.framework import KubeControllerManager
+from dockyard.services.kube.controllers.scheduler import SchedulerController
 from dockyard.services.kube.objects import DeleteOptions, KubeObjects, WriteOptions
 from dockyard.store.database import Database, open_database
 from tests.services.test_kube_objects import T0, make_cluster
@@ -166,3 +167,54 @@ def test_endpoints_follow_ready_pods(setup: tuple[KubeObjects, KubeControllerMan
     objects.delete(cluster, PODS, "default", "web-1", DeleteOptions(grace_period_seconds=0))
     manager.settle()
     assert not objects.get(cluster, ENDPOINTS, "default", "web").get("subsets")
+
+
+def node(name: str, cpu: str = "2") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {
+            "allocatable": {"cpu": cpu, "memory": "4Gi", "pods": "110"},
+            "capacity": {"cpu": cpu, "memory": "4Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+
+
+def test_the_scheduler_binds_pods_and_explains_what_does_not_fit(db: Database) -> None:
+    cluster = make_cluster(db, T0)
+    objects = KubeObjects(db, clock=system_clock)
+    objects.bootstrap(cluster)
+    manager = KubeControllerManager(db, objects, [SchedulerController(objects, clock=system_clock)])
+    nodes = require("", "v1", "nodes")
+    for name in ("node-a", "node-b"):
+        objects.create(cluster, nodes, "", node(name), USER)
+    for index in range(4):
+        objects.create(cluster, PODS, "default", pod(f"p{index}"), USER)
+    big = pod("big")
+    big["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "3"}}
+    objects.create(cluster, PODS, "default", big, USER)
+    manager.settle()
+    placed = {
+        p["metadata"]["name"]: p["spec"].get("nodeName")
+        for p in objects.list_objects(cluster, PODS, "default").items
+    }
+    assert {placed[f"p{i}"] for i in range(4)} <= {"node-a", "node-b"}
+    assert placed["big"] is None
+    scheduled = next(
+        c
+        for c in objects.get(cluster, PODS, "default", "p0")["status"]["conditions"]
+        if c["type"] == "PodScheduled"
+    )
+    assert scheduled["status"] == "True"
+    condition = next(
+        c
+        for c in objects.get(cluster, PODS, "default", "big")["status"]["conditions"]
+        if c["type"] == "PodScheduled"
+    )
+    assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
+    assert condition["message"].startswith("0/2 nodes are available: 2 Insufficient cpu.")
+    objects.create(cluster, nodes, "", node("node-c", cpu="4"), USER)  # room appears: the pod is retried
+    manager.settle()
+    assert objects.get(cluster, PODS, "default", "big")["spec"]["nodeName"] == "node-c"

@@ -2,6 +2,8 @@
 
 PostgreSQL is the one ``DOCKYARD_TEST_POSTGRES_URL`` names (``scripts/test`` sets it); without it the
 suite starts the project's private test server itself with ``scripts/postgres``, as scripts/test does.
+Each test drops and recreates the schema, so each pytest-xdist worker gets a database of its own on that
+server (``<database>_<worker>``, e.g. ``dockyard_test_gw1``, created once); without xdist the URL's own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from dockyard.store.database import Database, open_database
 
@@ -20,8 +22,7 @@ POSTGRES_URL_ENV = "DOCKYARD_TEST_POSTGRES_URL"
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
+def _server_url() -> str:
     url = os.environ.get(POSTGRES_URL_ENV)
     if url:
         return url
@@ -31,6 +32,28 @@ def postgres_url() -> str:
             f"{POSTGRES_URL_ENV} is not set and {SCRIPT} could not start PostgreSQL:\n{started.stderr}"
         )
     return started.stdout.strip()
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of this worker's own database on the server ``url`` points at, created if missing."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")  # CREATE DATABASE refuses a transaction
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = _server_url()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … on an xdist worker; unset without xdist
+    return _worker_database(url, worker) if worker else url
 
 
 def _reset_postgres(url: str) -> None:

@@ -371,7 +371,8 @@ def test_a_terminating_namespace_refuses_new_content(objects: KubeObjects, clust
     refused = error_of(lambda: objects.create(cluster, PODS, "team", pod(), USER))
     assert (refused.code, refused.message) == (
         403,
-        "unable to create new content in namespace team because it is being terminated",
+        'pods "web" is forbidden: unable to create new content in namespace team '
+        "because it is being terminated",
     )
 
 

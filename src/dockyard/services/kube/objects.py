@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 
 from dockyard.control.kube import managed_fields, meta
 from dockyard.control.kube.catalog import Resource, require
+from dockyard.control.kube.controllers import namespaces
 from dockyard.control.kube.controllers.ipalloc import kubernetes_service_ip
 from dockyard.control.kube.controllers.kubernetes_service import kubernetes_service
 from dockyard.control.kube.decoding import WARN, decode
@@ -46,7 +47,8 @@ Obj = dict[str, Any]
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # kube's utilrand alphabet: no vowels, no look-alikes
 _LIST_CHUNK = 500
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_NAMESPACES = tuple(sorted(namespaces.IMMORTAL))
+NAMESPACES = require("", "v1", "namespaces")
 
 
 def random_name_suffix() -> str:
@@ -185,13 +187,12 @@ class KubeObjects:
 
     def bootstrap(self, cluster_id: int) -> None:
         """Give a cluster its store and the objects every cluster has (idempotent)."""
-        namespaces = require("", "v1", "namespaces")
         with self._write(cluster_id) as conn:
             store.start_cluster(conn, cluster_id)
             for name in SYSTEM_NAMESPACES:
-                if store.get_object(conn, cluster_id, _key(namespaces, "", name)) is None:
+                if store.get_object(conn, cluster_id, _key(NAMESPACES, "", name)) is None:
                     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-                    self._create_in(conn, cluster_id, namespaces, "", body, WriteOptions("kube-apiserver"))
+                    self._create_in(conn, cluster_id, NAMESPACES, "", body, WriteOptions("kube-apiserver"))
             services = require("", "v1", "services")
             if store.get_object(conn, cluster_id, _key(services, "default", "kubernetes")) is None:
                 body = kubernetes_service(kubernetes_service_ip())
@@ -471,7 +472,7 @@ class KubeObjects:
             name_suffix=self._name_suffix() if wants_name else "",
         )
         if resource.namespaced:
-            self._check_namespace_accepts(conn, cluster_id, namespace)
+            self._check_namespace_accepts(conn, cluster_id, resource, namespace, obj["metadata"]["name"])
         validate_object(resource, obj)
         obj = admit_create(conn, cluster_id, resource, obj)
         if managed is not None:
@@ -553,13 +554,8 @@ class KubeObjects:
                 f"Precondition failed: ResourceVersion in precondition: {options.resource_version}, "
                 f"ResourceVersion in object meta: {metadata.get('resourceVersion')}",
             )
-        if resource.kind == "Namespace" and name in SYSTEM_NAMESPACES:
-            raise KubeError(
-                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                reason="Forbidden",
-                code=403,
-                details=_details(resource, name),
-            )
+        if resource.kind == "Namespace":
+            namespaces.check_delete(name)
         decision = meta.decide_delete(
             resource,
             live,
@@ -587,17 +583,17 @@ class KubeObjects:
             raise not_found(resource, name)
         return found.value
 
-    def _check_namespace_accepts(self, conn: Connection, cluster_id: int, namespace: str) -> None:
-        namespaces = require("", "v1", "namespaces")
-        found = store.get_object(conn, cluster_id, _key(namespaces, "", namespace))
-        if found is None:
-            raise not_found(namespaces, namespace)
-        if found.value.get("metadata", {}).get("deletionTimestamp"):
-            raise KubeError(
-                f"unable to create new content in namespace {namespace} because it is being terminated",
-                reason="Forbidden",
-                code=403,
-            )
+    def _check_namespace_accepts(
+        self, conn: Connection, cluster_id: int, resource: Resource, namespace: str, name: str
+    ) -> None:
+        found = store.get_object(conn, cluster_id, _key(NAMESPACES, "", namespace))
+        namespaces.check_create(
+            namespace,
+            None if found is None else found.value,
+            resource=resource.plural,
+            name=name,
+            group=resource.group,
+        )
 
     @contextmanager
     def _write(self, cluster_id: int, *, dry_run: bool = False) -> Iterator[Connection]:

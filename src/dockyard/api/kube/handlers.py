@@ -147,11 +147,11 @@ class KubeHandlers:
             and not target.namespace
             and not (method in ("GET", "HEAD") and target.collection)
         ):
-            raise KubeError("the server could not find the requested resource", reason="NotFound", code=404)
+            raise _no_such_resource()
         if not resource.namespaced and target.namespace:
-            raise KubeError("the server could not find the requested resource", reason="NotFound", code=404)
+            raise _no_such_resource()
         if target.subresource and target.subresource not in {s.name for s in resource.subresources}:
-            raise KubeError("the server could not find the requested resource", reason="NotFound", code=404)
+            raise _no_such_resource()
         if method in ("GET", "HEAD"):
             if verb == "watch":
                 await serve_watch(
@@ -171,29 +171,21 @@ class KubeHandlers:
             return
         body = await _read_body(receive)
         if method == "POST":
-            await self._post(scope, send, target, query, body, subject)
+            await self._post(scope, send, target, query, body)
         elif method == "PUT":
-            await self._put(scope, send, target, query, body, subject)
+            await self._put(scope, send, target, query, body)
         elif method == "PATCH":
-            await self._patch(scope, send, target, query, body, subject)
+            await self._patch(scope, send, target, query, body)
         elif method == "DELETE":
             await self._delete(send, target, query, body)
         else:
-            raise KubeError(
-                "the server does not allow this method on the requested resource",
-                reason="MethodNotAllowed",
-                code=405,
-            )
+            raise _method_not_allowed()
 
     # --- discovery and OpenAPI ---------------------------------------------------------------------------
 
     async def _non_resource(self, scope: Scope, send: Send, path: str, method: str, subject: Subject) -> None:
         if method != "GET":
-            raise KubeError(
-                "the server does not allow this method on the requested resource",
-                reason="MethodNotAllowed",
-                code=405,
-            )
+            raise _method_not_allowed()
         if not authz.allowed_path(subject.grants, path):
             raise KubeError(
                 authz.forbidden_path_message(user=subject.username, verb="get", path=path),
@@ -344,12 +336,11 @@ class KubeHandlers:
         target: ResourceRequest,
         query: QueryParams,
         body: bytes,
-        subject: Subject,
     ) -> None:
         options = self._write_options(scope, query)
         document = _json(body)
         resource = target.resource
-        if target.subresource == "binding" or (resource.plural == "bindings"):
+        if target.subresource == "binding":
             await self._run(
                 lambda: self._subresources.bind(
                     self.cluster.id, target.namespace, target.name, document, options
@@ -364,11 +355,7 @@ class KubeHandlers:
             await responses.send_json(send, 201, responses.status_object(201, "", "", success=True))
             return
         if target.name or target.subresource:
-            raise KubeError(
-                "the server does not allow this method on the requested resource",
-                reason="MethodNotAllowed",
-                code=405,
-            )
+            raise _method_not_allowed()
         written = await self._run(
             lambda: self._objects.create(self.cluster.id, resource, target.namespace, document, options)
         )
@@ -381,7 +368,6 @@ class KubeHandlers:
         target: ResourceRequest,
         query: QueryParams,
         body: bytes,
-        subject: Subject,
     ) -> None:
         options = self._write_options(scope, query)
         document = _json(body)
@@ -393,9 +379,7 @@ class KubeHandlers:
             )
             await responses.send_json(send, 200, obj)
             return
-        subresource = "status" if target.subresource == "status" else ""
-        if target.subresource == "finalize":
-            subresource = "finalize"
+        subresource = target.subresource if target.subresource in ("status", "finalize") else ""
         written = await self._run(
             lambda: self._objects.update(
                 self.cluster.id,
@@ -418,7 +402,6 @@ class KubeHandlers:
         target: ResourceRequest,
         query: QueryParams,
         body: bytes,
-        subject: Subject,
     ) -> None:
         content_type = _header(scope, b"content-type")
         apply = content_type.split(";", 1)[0].strip().lower() == "application/apply-patch+yaml"
@@ -494,6 +477,16 @@ class KubeHandlers:
 
     async def _run(self, call: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+
+def _no_such_resource() -> KubeError:
+    return KubeError("the server could not find the requested resource", reason="NotFound", code=404)
+
+
+def _method_not_allowed() -> KubeError:
+    return KubeError(
+        "the server does not allow this method on the requested resource", reason="MethodNotAllowed", code=405
+    )
 
 
 # --- request parts -----------------------------------------------------------------------------------------

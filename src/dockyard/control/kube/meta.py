@@ -195,7 +195,7 @@ def decide_delete(
     """Whether a DELETE removes the object now or marks it for the kubelet / finalizers to finish."""
     metadata = live.get("metadata", {})
     finalizers = list(metadata.get("finalizers") or [])
-    policy = propagation_policy or _default_propagation(resource)
+    policy = propagation_policy or "Background"  # kube's default for every kind served here
     if policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
         finalizers.append(FOREGROUND_FINALIZER)
     elif policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
@@ -229,11 +229,6 @@ def decide_delete(
         marked.setdefault("status", {})["phase"] = "Terminating"
     marked_meta["generation"] = int(metadata.get("generation") or 1) + 1
     return DeleteDecision(False, marked)
-
-
-def _default_propagation(resource: Resource) -> str:
-    """kube's default: orphan for the old extensions kinds, background for everything served here."""
-    return "Background"
 
 
 def finished_deleting(obj: Obj) -> bool:

@@ -102,7 +102,7 @@ class KubeSubresources:
         )
 
     def evict(self, cluster_id: int, namespace: str, name: str, eviction: Any) -> Obj:
-        options = (eviction or {}).get("deleteOptions") or {} if isinstance(eviction, dict) else {}
+        options = (eviction.get("deleteOptions") if isinstance(eviction, dict) else None) or {}
         preconditions = options.get("preconditions") or {}
         grace = options.get("gracePeriodSeconds")
         obj, _ = self._objects.delete(

@@ -26,6 +26,7 @@ from dockyard.services.kube.objects import KubeObjects
 from dockyard.store import eks
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import open_database
+from tests.eks_clusters import insert_active_cluster
 from tests.polling import wait_until
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -64,24 +65,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     pki = issue_cluster_pki(CLUSTER, now)
     port = _free_port()
     with db.write() as tx:
-        record = eks.insert_cluster(
-            tx,
-            account_id=account,
-            region=REGION,
-            name=CLUSTER,
-            arn=f"arn:aws:eks:{REGION}:{account}:cluster/{CLUSTER}",
-            status="ACTIVE",
-            version="1.33",
-            platform_version="eks.1",
-            role_arn=f"arn:aws:iam::{account}:role/eks",
-            config={},
-            client_request_token=None,
-            endpoint_port=port,
-            creator_arn=key.principal.arn,
-            pki=pki,
-            now=now,
-        )
-        assert record is not None
+        record = insert_active_cluster(tx, key, name=CLUSTER, port=port, now=now, pki=pki)
         entry = eks.insert_access_entry(
             tx,
             cluster=record,

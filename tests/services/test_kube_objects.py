@@ -15,10 +15,10 @@ import pytest
 from dockyard.control.kube.catalog import require
 from dockyard.control.kube.errors import KubeError
 from dockyard.services.kube.objects import DeleteOptions, KubeObjects, WriteOptions
-from dockyard.store import eks
 from dockyard.store import kube as store
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import Database, open_database
+from tests.eks_clusters import insert_active_cluster
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 PODS = require("", "v1", "pods")
@@ -50,27 +50,9 @@ def cluster(db: Database) -> int:
 
 def make_cluster(db: Database, now: datetime) -> int:
     """An ACTIVE EKS cluster row (the owner of Kubernetes objects), its id."""
-    account = CredentialStore(db).ensure_root_key(now, None, None).principal.account_id
+    root = CredentialStore(db).ensure_root_key(now, None, None)
     with db.write() as tx:
-        record = eks.insert_cluster(
-            tx,
-            account_id=account,
-            region="us-east-1",
-            name="one",
-            arn=f"arn:aws:eks:us-east-1:{account}:cluster/one",
-            status="ACTIVE",
-            version="1.33",
-            platform_version="eks.1",
-            role_arn=f"arn:aws:iam::{account}:role/eks",
-            config={},
-            client_request_token=None,
-            endpoint_port=41001,
-            creator_arn=f"arn:aws:iam::{account}:root",
-            pki=eks.ClusterPki("ca", "ca-key", "cert", "key"),
-            now=now,
-        )
-        assert record is not None
-    return record.id
+        return insert_active_cluster(tx, root, name="one", port=41001, now=now).id
 
 
 @pytest.fixture

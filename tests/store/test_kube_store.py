@@ -11,39 +11,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dockyard.store import eks
 from dockyard.store import kube as store
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import Database
 from dockyard.store.kube import ObjectKey
 from dockyard.store.schema import metadata
+from tests.eks_clusters import insert_active_cluster
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-REGION = "us-east-1"
-PKI = eks.ClusterPki("ca", "ca-key", "cert", "key")
 
 
 def make_cluster(db: Database, name: str, port: int) -> int:
-    account = CredentialStore(db).ensure_root_key(NOW, None, None).principal.account_id
+    root = CredentialStore(db).ensure_root_key(NOW, None, None)
     with db.write() as tx:
-        record = eks.insert_cluster(
-            tx,
-            account_id=account,
-            region=REGION,
-            name=name,
-            arn=f"arn:aws:eks:{REGION}:{account}:cluster/{name}",
-            status="ACTIVE",
-            version="1.33",
-            platform_version="eks.1",
-            role_arn=f"arn:aws:iam::{account}:role/eks",
-            config={},
-            client_request_token=None,
-            endpoint_port=port,
-            creator_arn=f"arn:aws:iam::{account}:root",
-            pki=PKI,
-            now=NOW,
-        )
-        assert record is not None
+        record = insert_active_cluster(tx, root, name=name, port=port, now=NOW)
         store.start_cluster(tx, record.id)
         store.start_cluster(tx, record.id)  # idempotent
     return record.id

@@ -1,10 +1,12 @@
 """Suite-wide rules: which tests need the Docker Engine, so that pytest-xdist runs them one at a time.
 
-``scripts/test`` runs pytest with ``-n <workers> --dist loadgroup``. Tests that use the Docker Engine
+``scripts/test`` runs the tests marked ``docker`` by themselves, one at a time, after the others (which it
+spreads over pytest-xdist workers); under ``--dist loadgroup`` the same tests also form one xdist group,
+so a single parallel run keeps them on one worker. Tests that use the Docker Engine
 (agents, Fargate pool hosts, ``dockyard up``, docker/iptables/network namespaces) share state no test
 owns — the engine's containers and networks, the 172.31/16 subnets two servers' pool hosts would both
 create, iptables — so they all go to one xdist group, ``docker``, which one worker runs in collection
-order; every other test is spread over all the workers. Without xdist (``-p no:xdist``, ``-n 0``, or
+order. Without xdist (``-p no:xdist``, ``-n 0``, or
 plain ``pytest``) the marker changes nothing.
 
 A test is Docker-bound when any of these holds (checked here, not marked test by test):
@@ -30,6 +32,7 @@ DOCKER_FIXTURES = frozenset({"docker_image"})
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist registers it too; this keeps --strict-markers happy under -p no:xdist.
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one pytest-xdist worker")
+    config.addinivalue_line("markers", "docker: drives the Docker Engine (scripts/test runs these alone)")
 
 
 def _module_uses_docker_helpers(module: object) -> bool:
@@ -51,4 +54,5 @@ def uses_docker(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if uses_docker(item):
+            item.add_marker(pytest.mark.docker)
             item.add_marker(pytest.mark.xdist_group(DOCKER_GROUP))

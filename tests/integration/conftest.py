@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-import random
 import re
 import shutil
 import signal
@@ -34,11 +34,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def random_eks_port_range(size: int = 100) -> str:
+_EKS_PORTS_LOW, _EKS_PORTS_HIGH = 20000, 32000
+_eks_blocks_taken = itertools.count()
+
+
+def eks_port_block(size: int = 100) -> str:
     """A block of ports for one server's EKS clusters' listeners, below the ephemeral range that
-    :func:`free_port` draws from, at random so that servers running at once (here or in another test
-    session) rarely share ports: each cluster binds its port."""
-    start = random.randrange(20000, 32000 - size, size)
+    :func:`free_port` draws from. Each cluster binds its port, so servers running at once must not share
+    a block: the blocks are dealt round-robin, each pytest-xdist worker taking only its own share (a
+    worker's servers reuse a block only after all its others have been dealt)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    per_worker = (_EKS_PORTS_HIGH - _EKS_PORTS_LOW) // size // workers
+    block = worker + workers * (next(_eks_blocks_taken) % per_worker)
+    start = _EKS_PORTS_LOW + block * size
     return f"{start}-{start + size - 1}"
 
 
@@ -60,7 +69,7 @@ class ServerProcess:
     host: str = "127.0.0.1"
     open_files_limit: int | None = None
     """A soft RLIMIT_NOFILE to start the server with (what a default shell gives), if not inherited."""
-    eks_api_ports: str = field(default_factory=random_eks_port_range)
+    eks_api_ports: str = field(default_factory=eks_port_block)
     """The server's ``eks_api_port_range`` (``LOW-HIGH``)."""
 
     @property

@@ -45,6 +45,21 @@ from dockyard.services.ecs.agent_sessions import AgentSessions
 from dockyard.services.ecs.notifier import InstanceNotifier
 from dockyard.services.ecs.provider import EcsProvider
 from dockyard.services.eks.provider import EksProvider
+from dockyard.services.kube.controllers.cluster import (
+    EndpointsController,
+    GarbageCollector,
+    NamespaceController,
+    ServiceAccountController,
+)
+from dockyard.services.kube.controllers.framework import KubeController, KubeControllerManager
+from dockyard.services.kube.controllers.scheduler import SchedulerController
+from dockyard.services.kube.controllers.workloads import (
+    DaemonSetController,
+    DeploymentController,
+    JobController,
+    NodeLifecycleController,
+    ReplicaSetController,
+)
 from dockyard.services.kube.objects import KubeObjects
 from dockyard.services.logs.live_tail import LiveTailHub
 from dockyard.services.logs.provider import LogsProvider
@@ -52,6 +67,7 @@ from dockyard.services.logs.shipping import AgentLogShipping
 from dockyard.services.sts.provider import StsProvider
 from dockyard.store.container_instances import ContainerInstanceRecord
 from dockyard.store.credentials import CredentialStore
+from dockyard.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +89,8 @@ class Server:
     """Every cluster's Kubernetes objects: the one instance the Kubernetes API and its controllers share."""
     kube_api: KubeApi
     kube_listeners: KubeListeners
+    kube_controllers: KubeControllerManager
+    """kube-controller-manager and kube-scheduler, for every cluster."""
 
 
 def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
@@ -89,7 +107,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     live_tail = LiveTailHub()
     keys = KeyResolver(CredentialStore(runtime.db))
     eks_queue: WorkQueue[EksClusterKey] = WorkQueue()
-    kube_objects, kube_api, kube_listeners = _kube(runtime, keys, eks_queue, clock)
+    kube_objects, kube_api, kube_listeners, kube_controllers = _kube(runtime, keys, eks_queue, clock)
     eks_clusters = EksClusterController(
         runtime.db,
         clock=clock,
@@ -186,15 +204,7 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
     changes.subscribe(retirer.watch(retire_loop.queue))
     controllers = ControllerRunner([service_loop, pool_loop, retire_loop, eks_loop])
     if settings.fargate_spot_interruption_rate_per_hour > 0:
-        spot = SpotInterrupter(
-            runtime.db,
-            rate_per_hour=settings.fargate_spot_interruption_rate_per_hour,
-            clock=clock,
-            random=random.Random().random,  # noqa: S311 - a simulation, not a secret
-            wake_instances=notifier.notify,
-            changes=changes,
-        )
-        controllers.add(ControllerLoop(spot, workers=1, batch_size=8))
+        controllers.add(_spot_interrupter(runtime, clock, notifier, changes))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -204,11 +214,13 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
                 # The clusters' listeners first: a cluster ACTIVE in the store answers once the AWS API does.
                 await background.start(kube_listeners.run)
                 controllers.start()
+                kube_controllers.start()
                 log.info("dockyard ready", extra={"host": settings.host, "port": settings.port})
                 background.start_soon(maintain, runtime, registry, clock)
                 yield
                 background.cancel_scope.cancel()
         finally:
+            kube_controllers.stop()
             controllers.stop()
             runtime.db.close()
             log.info("dockyard stopped")
@@ -228,14 +240,31 @@ def build_server(runtime: Runtime, clock: Clock = system_clock) -> Server:
         kube_objects=kube_objects,
         kube_api=kube_api,
         kube_listeners=kube_listeners,
+        kube_controllers=kube_controllers,
     )
+
+
+def _spot_interrupter(
+    runtime: Runtime, clock: Clock, notifier: InstanceNotifier, changes: ChangeFeed
+) -> ControllerLoop[Any]:
+    """The Fargate Spot interruption simulation's loop."""
+    settings = runtime.settings
+    spot = SpotInterrupter(
+        runtime.db,
+        rate_per_hour=settings.fargate_spot_interruption_rate_per_hour,
+        clock=clock,
+        random=random.Random().random,  # noqa: S311 - a simulation, not a secret
+        wake_instances=notifier.notify,
+        changes=changes,
+    )
+    return ControllerLoop(spot, workers=1, batch_size=8)
 
 
 def _kube(
     runtime: Runtime, keys: KeyResolver, eks_queue: WorkQueue[EksClusterKey], clock: Clock
-) -> tuple[KubeObjects, KubeApi, KubeListeners]:
-    """The clusters' Kubernetes API: their objects, the app each serves, and their listeners (which wake
-    the EKS cluster controller through ``eks_queue`` once they serve)."""
+) -> tuple[KubeObjects, KubeApi, KubeListeners, KubeControllerManager]:
+    """The clusters' Kubernetes API: their objects, the app each serves, their listeners (which wake
+    the EKS cluster controller through ``eks_queue`` once they serve) and their controllers."""
     settings = runtime.settings
     objects = KubeObjects(runtime.db, clock=clock)
     api = KubeApi(runtime.db, objects, keys, clock=clock)
@@ -247,7 +276,24 @@ def _kube(
         limits=_connection_limits(settings),
         wake=EksClusterController.waker(eks_queue),
     )
-    return objects, api, listeners
+    return objects, api, listeners, kube_controller_manager(runtime.db, objects, clock)
+
+
+def kube_controller_manager(db: Database, objects: KubeObjects, clock: Clock) -> KubeControllerManager:
+    """Every kube controller of the clusters, with the scheduler, on their change logs."""
+    controllers: list[KubeController] = [
+        NamespaceController(objects, clock=clock),
+        GarbageCollector(objects, clock=clock),
+        ServiceAccountController(objects, clock=clock),
+        EndpointsController(objects, clock=clock),
+        DeploymentController(objects, clock=clock),
+        ReplicaSetController(objects, clock=clock),
+        DaemonSetController(objects, clock=clock),
+        JobController(objects, clock=clock),
+        NodeLifecycleController(objects, clock=clock),
+        SchedulerController(objects, clock=clock),
+    ]
+    return KubeControllerManager(db, objects, controllers)
 
 
 def _connection_limits(settings: ServerSettings) -> ConnectionLimits:

@@ -32,14 +32,19 @@ NODES = require("", "v1", "nodes")
 _NAMESPACED = tuple(r for r in RESOURCES if r.namespaced)
 
 
-def _name_keys(objects: KubeObjects, cluster_id: int, resource: Resource) -> list[KubeKey]:
-    listing = objects.list_objects(cluster_id, resource, None)
+def name_keys(
+    objects: KubeObjects, cluster_id: int, resource: Resource, namespace: str | None = None
+) -> list[KubeKey]:
+    """The key of every ``resource`` object of the cluster (or of one namespace)."""
+    listing = objects.list_objects(cluster_id, resource, namespace)
     return [
         KubeKey(cluster_id, o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in listing.items
     ]
 
 
-class _Base:
+class ObjectController:
+    """What every object-reading kube controller shares: the objects, the clock, an applier."""
+
     resync_period_s = 30.0
 
     def __init__(self, objects: KubeObjects, *, clock: Clock) -> None:
@@ -56,7 +61,7 @@ class _Base:
             raise
 
 
-class NamespaceController(_Base):
+class NamespaceController(ObjectController):
     """Deletes a Terminating namespace's content, then the namespace (``namespaces.decide``)."""
 
     name = "kube-namespaces"
@@ -68,7 +73,7 @@ class NamespaceController(_Base):
             yield KubeKey(cluster_id, "", change.key.namespace)  # its namespace may be waiting for this
 
     def cluster_keys(self, cluster_id: int) -> Iterable[KubeKey]:
-        return _name_keys(self._objects, cluster_id, NAMESPACES)
+        return name_keys(self._objects, cluster_id, NAMESPACES)
 
     def sync(self, key: KubeKey) -> float | None:
         namespace = self._get(key.cluster_id, NAMESPACES, "", key.name)
@@ -87,7 +92,7 @@ class NamespaceController(_Base):
         )
 
 
-class GarbageCollector(_Base):
+class GarbageCollector(ObjectController):
     """Deletes objects whose owners are gone; finishes foreground and orphan deletions."""
 
     name = "kube-garbage-collector"
@@ -111,7 +116,7 @@ class GarbageCollector(_Base):
         return None
 
 
-class ServiceAccountController(_Base):
+class ServiceAccountController(ObjectController):
     """Every active namespace has the ServiceAccount ``default`` (kube's serviceaccounts-controller)."""
 
     name = "kube-serviceaccounts"
@@ -123,7 +128,7 @@ class ServiceAccountController(_Base):
             yield KubeKey(cluster_id, "", change.key.namespace)
 
     def cluster_keys(self, cluster_id: int) -> Iterable[KubeKey]:
-        return _name_keys(self._objects, cluster_id, NAMESPACES)
+        return name_keys(self._objects, cluster_id, NAMESPACES)
 
     def sync(self, key: KubeKey) -> float | None:
         namespace = self._get(key.cluster_id, NAMESPACES, "", key.name)
@@ -139,7 +144,7 @@ class ServiceAccountController(_Base):
         return None
 
 
-class EndpointsController(_Base):
+class EndpointsController(ObjectController):
     """A Service's Endpoints and EndpointSlices follow the ready pods its selector picks."""
 
     name = "kube-endpoints"
@@ -160,7 +165,7 @@ class EndpointsController(_Base):
                     )  # may have left
 
     def cluster_keys(self, cluster_id: int) -> Iterable[KubeKey]:
-        return _name_keys(self._objects, cluster_id, SERVICES)
+        return name_keys(self._objects, cluster_id, SERVICES)
 
     def sync(self, key: KubeKey) -> float | None:
         cluster_id, namespace, name = key.cluster_id, key.namespace, key.name

@@ -9,6 +9,8 @@ request ─▶ /version /healthz /livez /readyz: public
         ─▶ resource paths (api/kube/paths): verb → control/kube/authz.allowed, else 403 Status Forbidden
            GET: get | list (Table when asked) | watch (api/kube/watch); POST: create | subresources;
            PUT: update; PATCH: the four patch types; DELETE: delete | deletecollection
+        ─▶ pods/log (get) and pods/exec (a websocket GET: get, as kube 1.33 checks; SPDY's POST: create)
+           → the pod's node's kubelet (api/kube/pod_locations, api/kube/node_proxy)
 ```
 Store work runs in worker threads (a limiter of :data:`STORE_THREADS`), never on the event loop.
 """
@@ -24,18 +26,23 @@ import yaml
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
-from dockyard.api.kube import paths, responses
+from dockyard.api.kube import paths, pod_locations, responses
 from dockyard.api.kube.authn import TokenRejectedError, authenticate_token
+from dockyard.api.kube.node_proxy import NodeProxy
 from dockyard.api.kube.paths import ResourceRequest, UnknownResource
 from dockyard.api.kube.watch import WatchRequest, serve_watch
 from dockyard.api.principals import KeyResolver
 from dockyard.control.kube import authz, discovery, openapi, tables
+from dockyard.control.kube.catalog import by_gvr
 from dockyard.control.kube.decoding import WARN
 from dockyard.control.kube.errors import BadRequestError, KubeError
+from dockyard.core import kube_streams
 from dockyard.core.clock import Clock
 from dockyard.services.kube.access import KubeAccess, Subject
 from dockyard.services.kube.objects import DeleteOptions, KubeObjects, WriteOptions
 from dockyard.services.kube.subresources import KubeSubresources
+from dockyard.store import eks as eks_store
+from dockyard.store.database import Database
 
 if TYPE_CHECKING:
     from dockyard.api.kube.app import KubeCluster
@@ -46,6 +53,8 @@ STORE_THREADS = 8
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver refuses request bodies over 3 MiB
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz", "/version/"})
 _UNAUTHORIZED = KubeError("Unauthorized", reason="Unauthorized", code=401)
+_NODES = by_gvr("", "v1", "nodes")
+EXEC_SUBPROTOCOLS = (kube_streams.V5_PROTOCOL, kube_streams.V4_PROTOCOL)
 
 
 class KubeHandlers:
@@ -58,6 +67,7 @@ class KubeHandlers:
         *,
         clock: Clock,
         limiter: anyio.CapacityLimiter | None = None,
+        db: Database | None = None,
     ) -> None:
         self.cluster = cluster
         self._objects = objects
@@ -66,8 +76,20 @@ class KubeHandlers:
         self._keys = keys
         self._clock = clock
         self._limiter = limiter or anyio.CapacityLimiter(STORE_THREADS)
+        self._nodes: NodeProxy | None = None
+        """Logs and exec, with the cluster's CA from ``db`` (without one they answer 503)."""
+        if db is not None:
+
+            def pki() -> eks_store.ClusterPki | None:
+                with db.read() as conn:
+                    return eks_store.cluster_pki(conn, cluster.id)
+
+            self._nodes = NodeProxy(pki, now=clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         path: str = scope.get("path", "/")
@@ -117,6 +139,10 @@ class KubeHandlers:
         query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
         watch = _flag(query.get("watch"))
         verb = paths.verb(method, target, watch=watch)
+        self._authorize(subject, verb, target)
+        await self._serve(scope, receive, send, target, query, method, verb)
+
+    def _authorize(self, subject: Subject, verb: str, target: ResourceRequest) -> None:
         resource = target.resource
         if not authz.allowed(
             subject.grants,
@@ -142,6 +168,18 @@ class KubeHandlers:
                 if resource.group
                 else {"name": target.name, "kind": resource.plural},
             )
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: ResourceRequest,
+        query: QueryParams,
+        method: str,
+        verb: str,
+    ) -> None:
+        resource = target.resource
         if (
             resource.namespaced
             and not target.namespace
@@ -152,6 +190,15 @@ class KubeHandlers:
             raise _no_such_resource()
         if target.subresource and target.subresource not in {s.name for s in resource.subresources}:
             raise _no_such_resource()
+        if method in ("GET", "HEAD") and target.subresource == "log":
+            await self._logs(receive, send, target, query)
+            return
+        if target.subresource == "exec" and method in ("GET", "POST"):
+            # A plain GET, or SPDY's POST upgrade (kubectl's fallback when the websocket failed): the
+            # same checks, then kube-apiserver's refusal of a request this server cannot upgrade.
+            self._node_proxy("exec")
+            await self._run(lambda: self._exec_location(target, query))
+            raise BadRequestError("Upgrade request required" if method == "GET" else _SPDY_REFUSED)
         if method in ("GET", "HEAD"):
             if verb == "watch":
                 await serve_watch(
@@ -235,7 +282,7 @@ class KubeHandlers:
     # --- reads ----------------------------------------------------------------------------------------------
 
     async def _get(self, scope: Scope, send: Send, target: ResourceRequest, query: QueryParams) -> None:
-        if target.subresource in ("log", "exec", "attach", "portforward", "proxy"):
+        if target.subresource in ("attach", "portforward", "proxy"):
             raise KubeError(
                 f"the {target.subresource} subresource is not served by this cluster yet",
                 reason="ServiceUnavailable",
@@ -475,8 +522,101 @@ class KubeHandlers:
                 details["group"] = resource.group
             await responses.send_json(send, 200, responses.status_object(200, "", "", details, success=True))
 
+    # --- logs and exec (the pod's kubelet) --------------------------------------------------------------
+
+    def _node_proxy(self, subresource: str) -> NodeProxy:
+        if self._nodes is None:
+            raise KubeError(
+                f"the {subresource} subresource is not served by this cluster yet",
+                reason="ServiceUnavailable",
+                code=503,
+            )
+        return self._nodes
+
+    def _pod_and_node(self, target: ResourceRequest) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The pod (404 as a GET) and its node's object (``None`` while unscheduled). Store I/O."""
+        pod = self._objects.get(self.cluster.id, target.resource, target.namespace, target.name)
+        node_name = pod_locations.node_name(pod)
+        if not node_name or _NODES is None:
+            return pod, None
+        return pod, self._objects.get(self.cluster.id, _NODES, "", node_name)
+
+    def _log_location(
+        self, target: ResourceRequest, query: QueryParams
+    ) -> pod_locations.KubeletLocation | None:
+        pod, node = self._pod_and_node(target)
+        container = pod_locations.log_container(pod, query.get("container") or "")
+        if node is None:
+            return None  # kube-apiserver answers an unscheduled pod's logs with an empty body
+        values = {key: query.getlist(key) for key in query}
+        return pod_locations.log_location(pod, node, container, values)
+
+    def _exec_location(self, target: ResourceRequest, query: QueryParams) -> pod_locations.KubeletLocation:
+        request = pod_locations.exec_request({key: query.getlist(key) for key in query})
+        pod, node = self._pod_and_node(target)
+        container = pod_locations.exec_container(pod, query.get("container") or "")
+        if node is None:
+            raise BadRequestError(f"pod {target.name} does not have a host assigned")
+        return pod_locations.exec_location(pod, node, container, request)
+
+    async def _logs(self, receive: Receive, send: Send, target: ResourceRequest, query: QueryParams) -> None:
+        proxy = self._node_proxy("log")
+        location = await self._run(lambda: self._log_location(target, query))
+        if location is None:
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await proxy.stream_logs(location, target.name, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A websocket upgrade: ``pods/exec`` only. Refusals before the handshake are HTTP answers (a
+        Status), on which kubectl falls back to SPDY and shows the same Status from that attempt."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        try:
+            subject = await self._authenticate(scope)
+            target = paths.parse(scope.get("path", "/"))
+            if not isinstance(target, ResourceRequest):
+                raise _no_such_resource()
+            if target.resource.kind != "Pod" or target.subresource not in ("exec", "attach"):
+                raise KubeError(
+                    "Upgrade request not supported for this resource", reason="BadRequest", code=400
+                )
+            self._authorize(subject, "get", target)  # a websocket is a GET: kube 1.33 checks "get"
+            if target.subresource == "attach" or not target.namespace or not target.name:
+                raise KubeError(
+                    "the attach subresource is not served by this cluster yet",
+                    reason="ServiceUnavailable",
+                    code=503,
+                )
+            proxy = self._node_proxy("exec")
+            query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+            location = await self._run(lambda: self._exec_location(target, query))
+            protocol = kube_streams.negotiate(scope.get("subprotocols") or (), EXEC_SUBPROTOCOLS)
+            if protocol is None:
+                raise BadRequestError(
+                    "unable to upgrade connection: no supported stream protocol requested "
+                    f"(supports {' '.join(EXEC_SUBPROTOCOLS)})"
+                )
+        except KubeError as error:
+            body = orjson.dumps(responses.error_status(error))
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "websocket.http.response.start", "status": error.code, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await send({"type": "websocket.accept", "subprotocol": protocol})
+        await proxy.relay_exec(location, protocol, receive, send)
+
     async def _run(self, call: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+
+_SPDY_REFUSED = (
+    "unable to upgrade connection: this server streams exec over websockets only "
+    "(v5.channel.k8s.io, v4.channel.k8s.io), not SPDY/3.1"
+)
 
 
 def _no_such_resource() -> KubeError:

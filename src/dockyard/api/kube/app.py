@@ -49,7 +49,9 @@ class KubeApi:
             record.region,
             f"https://127.0.0.1:{record.endpoint_port}",
         )
-        handlers = KubeHandlers(cluster, self.objects, self._access, self._keys, clock=self._clock)
+        handlers = KubeHandlers(
+            cluster, self.objects, self._access, self._keys, clock=self._clock, db=self._db
+        )
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "lifespan":

@@ -283,12 +283,6 @@ def test_list_pages_without_a_selector_are_one_snapshot(core: client.CoreV1Api) 
     core.delete_namespace(namespace)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="dockyard deviates: a page of a LIST without selectors lacks metadata.remainingItemCount "
-    "(services/kube/objects.KubeObjects.list_objects never counts what is left)",
-)
 def test_list_pages_count_what_remains_without_a_selector(core: client.CoreV1Api) -> None:
     names = [f"cm-{i}" for i in range(7)]
     namespace = _namespace_of_configmaps(core, names)
@@ -380,11 +374,8 @@ def test_deployment_create_and_scale_subresource(apps: client.AppsV1Api) -> None
     assert scale.metadata.name == name
     assert scale.status.selector == f"app={name}"
 
-    # A patch has no resourceVersion precondition, so kube never answers it 409; dockyard sometimes does
-    # while the deployment controller writes status (test_scale_patch_never_conflicts, below).
-    patched = _retry_on_conflict(
-        lambda: apps.patch_namespaced_deployment_scale(name, NAMESPACE, {"spec": {"replicas": 5}})
-    )
+    # A patch has no resourceVersion precondition, so it never answers 409 (test_scale_patch_never_conflicts).
+    patched = apps.patch_namespaced_deployment_scale(name, NAMESPACE, {"spec": {"replicas": 5}})
     assert patched.spec.replicas == 5
     deployment = apps.read_namespaced_deployment(name, NAMESPACE)
     assert deployment.spec.replicas == 5
@@ -415,13 +406,6 @@ def test_deployment_create_and_scale_subresource(apps: client.AppsV1Api) -> None
     apps.delete_namespaced_deployment(name, NAMESPACE)
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: it passes when the controller's status write does not fall in between
-    raises=ApiException,
-    reason="dockyard deviates: a PATCH of deployments/scale without resourceVersion can answer 409 Conflict "
-    "while the deployment controller writes the Deployment (services/kube/subresources.py patch_scale: "
-    "kube-apiserver's GuaranteedUpdate re-reads and retries an unconditional patch instead)",
-)
 def test_scale_patch_never_conflicts(apps: client.AppsV1Api) -> None:
     name = unique_name("race")
     apps.create_namespaced_deployment(NAMESPACE, _deployment(name, 1))
@@ -433,12 +417,6 @@ def test_scale_patch_never_conflicts(apps: client.AppsV1Api) -> None:
         apps.delete_namespaced_deployment(name, NAMESPACE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="dockyard deviates: a negative scale's 422 Status has no details (name, group, kind, causes); "
-    "services/kube/subresources.py raises a bare KubeError instead of control/kube/validation.invalid",
-)
 def test_negative_scale_status_details_name_the_scale_and_its_field(apps: client.AppsV1Api) -> None:
     name = unique_name("neg")
     apps.create_namespaced_deployment(NAMESPACE, _deployment(name, 1))
@@ -502,12 +480,6 @@ def test_invalid_objects_are_422_with_field_causes(core: client.CoreV1Api, apps:
         apps.read_namespaced_deployment(name, NAMESPACE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="dockyard deviates: a 422 Invalid Status's details lack name, group and kind "
-    "(control/kube/validation.InvalidError passes only causes, not details=)",
-)
 def test_invalid_status_details_name_the_object(core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
     with pytest.raises(ApiException) as bad_name:
         core.create_namespaced_config_map(NAMESPACE, _config_map("Bad_Name", {}))

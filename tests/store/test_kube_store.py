@@ -118,6 +118,11 @@ def test_pages_continue_after_a_key_at_the_first_page_s_revision(db: Database, c
     assert [(o.key.name, o.revision) for o in rest.items] == [("c", 3), ("d", 4)]
     assert "spec" not in rest.items[0].value and not rest.more and rest.revision == 4
     assert [o.key.name for o in now.items] == ["a", "b", "c", "e"] and now.revision == 7
+    with db.read() as tx:  # what a page's remainingItemCount says: the rest, at the page's revision
+        after_b = (last.namespace, last.name)
+        assert store.count_objects(tx, cluster, "", "pods", after=after_b, at_revision=first.revision) == 2
+        assert store.count_objects(tx, cluster, "", "pods", after=after_b) == 2  # c and e now
+        assert store.count_objects(tx, cluster, "", "pods", namespace="other") == 0
 
 
 def test_the_change_log_is_the_watch_feed(db: Database, cluster: int) -> None:

@@ -33,7 +33,20 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, RowMapping, and_, delete, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.sql import ColumnElement
 
 from dockyard.store.schema import kube_changes as changes_table
@@ -279,6 +292,43 @@ def list_objects(
     """The objects of a resource (in one namespace, or all), ordered by namespace then name, starting after
     ``after`` (a ``(namespace, name)``), at most ``limit``. At the current revision unless ``at_revision``
     names an earlier one still in the log (else :class:`CompactedError`; a later one is the current)."""
+    table, clauses, revision = _listing(conn, cluster_id, api_group, resource, namespace, after, at_revision)
+    query = select(table).where(and_(*clauses)).order_by(table.c.namespace, table.c.name)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = conn.execute(query).mappings().all()
+    more = limit is not None and len(rows) > limit
+    items = [_object(row) for row in (rows[:limit] if limit is not None else rows)]
+    return ObjectPage(items, revision, more)
+
+
+def count_objects(
+    conn: Connection,
+    cluster_id: int,
+    api_group: str,
+    resource: str,
+    *,
+    namespace: str | None = None,
+    after: tuple[str, str] | None = None,
+    at_revision: int | None = None,
+) -> int:
+    """How many objects :func:`list_objects` would give with the same arguments and no limit (a LIST
+    page's ``remainingItemCount``)."""
+    table, clauses, _ = _listing(conn, cluster_id, api_group, resource, namespace, after, at_revision)
+    return int(conn.execute(select(func.count()).select_from(table).where(and_(*clauses))).scalar_one())
+
+
+def _listing(
+    conn: Connection,
+    cluster_id: int,
+    api_group: str,
+    resource: str,
+    namespace: str | None,
+    after: tuple[str, str] | None,
+    at_revision: int | None,
+) -> tuple[Table, list[ColumnElement[bool]], int]:
+    """The table a listing reads (the objects, or the log for a past revision), its conditions, and the
+    revision it is at."""
     current, compacted = revisions(conn, cluster_id)
     if at_revision is not None and at_revision < compacted:
         raise CompactedError(compacted)
@@ -309,13 +359,7 @@ def list_objects(
                 later.c.revision <= at_revision,
             ),
         ]
-    query = select(table).where(and_(*clauses)).order_by(table.c.namespace, table.c.name)
-    if limit is not None:
-        query = query.limit(limit + 1)
-    rows = conn.execute(query).mappings().all()
-    more = limit is not None and len(rows) > limit
-    items = [_object(row) for row in (rows[:limit] if limit is not None else rows)]
-    return ObjectPage(items, at_revision if historic and at_revision is not None else current, more)
+    return table, clauses, at_revision if historic and at_revision is not None else current
 
 
 def changes(

@@ -338,6 +338,8 @@ class KubeHandlers:
         metadata: dict[str, Any] = {"resourceVersion": listing.resource_version}
         if listing.continue_token:
             metadata["continue"] = listing.continue_token
+        if listing.remaining_item_count is not None:
+            metadata["remainingItemCount"] = listing.remaining_item_count
         await responses.send_json(
             send,
             200,

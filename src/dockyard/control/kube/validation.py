@@ -58,6 +58,7 @@ class InvalidError(KubeError):
             causes=[
                 {"reason": reason, "message": message, "field": field} for field, reason, message in causes
             ],
+            details={"name": name, **({"group": group} if group else {}), "kind": kind},
         )
         self.kind, self.group, self.name = kind, group, name
 

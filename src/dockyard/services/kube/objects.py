@@ -80,6 +80,9 @@ class Listing:
     items: list[Obj]
     resource_version: str
     continue_token: str
+    remaining_item_count: int | None = None
+    """How many objects the later pages hold: known only without selectors (kube-apiserver's rule, as
+    etcd counts keys), else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +263,18 @@ class KubeObjects:
                     return Listing(items, str(revision), "")
                 if limit is not None and len(items) >= limit:
                     assert after is not None
-                    return Listing(items, str(revision), encode_continue(revision, *after))
+                    remaining = None
+                    if labels.empty and not field_selector.strip():
+                        remaining = store.count_objects(
+                            conn,
+                            cluster_id,
+                            resource.group,
+                            resource.plural,
+                            namespace=namespace or None,
+                            after=after,
+                            at_revision=revision,
+                        )
+                    return Listing(items, str(revision), encode_continue(revision, *after), remaining)
 
     def state_at(self, cluster_id: int, key: store.ObjectKey, revision: int) -> Obj | None:
         """An object as it was at ``revision`` (None if it did not exist then)."""

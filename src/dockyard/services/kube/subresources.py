@@ -11,10 +11,27 @@ from dockyard.control.kube.catalog import Resource, require
 from dockyard.control.kube.errors import BadRequestError, KubeError
 from dockyard.control.kube.patch import apply_patch
 from dockyard.control.kube.selectors import from_structured
+from dockyard.control.kube.validation import invalid
 from dockyard.services.kube.objects import DeleteOptions, KubeObjects, WriteOptions, conflict, rfc3339
 
 Obj = dict[str, Any]
 PODS = require("", "v1", "pods")
+PATCH_ATTEMPTS = 5
+"""How often a patch of a scale is applied to a fresh read before a conflict is answered."""
+
+
+def _names_version(content_type: str, scale: Obj, body: bytes) -> bool:
+    """Whether a patch sets ``metadata.resourceVersion`` itself (a precondition the caller asked for):
+    applied to the scale without one, the result has one. A patch that needs it to apply counts too."""
+    unversioned = {
+        **scale,
+        "metadata": {k: v for k, v in scale["metadata"].items() if k != "resourceVersion"},
+    }
+    try:
+        patched = apply_patch(content_type, unversioned, body, api_version="autoscaling/v1", kind="Scale")
+    except KubeError:
+        return True
+    return bool((patched.get("metadata") or {}).get("resourceVersion"))
 
 
 class KubeSubresources:
@@ -39,11 +56,9 @@ class KubeSubresources:
             raise BadRequestError("the body of the request was in an unknown format")
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise KubeError(
-                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
-                "must be greater than or equal to 0",
-                reason="Invalid",
-                code=422,
+            problem = f"Invalid value: {replicas}: must be greater than or equal to 0"
+            raise invalid(
+                "Scale", name, [("spec.replicas", "FieldValueInvalid", problem)], group="autoscaling"
             )
         live = self._objects.get(cluster_id, resource, namespace, name)
         wanted = (scale.get("metadata") or {}).get("resourceVersion")
@@ -65,9 +80,22 @@ class KubeSubresources:
         body: bytes,
         options: WriteOptions,
     ) -> Obj:
-        current = scale_of(self._objects.get(cluster_id, resource, namespace, name))
-        patched = apply_patch(content_type, current, body, api_version="autoscaling/v1", kind="Scale")
-        return self.update_scale(cluster_id, resource, namespace, name, patched, options)
+        """A patch of the scale, re-read and applied again when the object changed meanwhile, as
+        kube-apiserver's GuaranteedUpdate does; only a patch that names a resourceVersion can conflict."""
+        attempt = 1
+        while True:
+            current = scale_of(self._objects.get(cluster_id, resource, namespace, name))
+            patched = apply_patch(content_type, current, body, api_version="autoscaling/v1", kind="Scale")
+            try:
+                return self.update_scale(cluster_id, resource, namespace, name, patched, options)
+            except KubeError as error:
+                if (
+                    error.code != 409
+                    or attempt >= PATCH_ATTEMPTS
+                    or _names_version(content_type, current, body)
+                ):
+                    raise
+            attempt += 1
 
     # --- pods -----------------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from dockyard.control.kube.catalog import Resource, require
 from dockyard.control.kube.controllers import daemonsets, jobs, nodes
+from dockyard.control.kube.controllers.actions import Actions
 from dockyard.control.kube.workloads import deployments, replicasets
 from dockyard.control.kube.workloads.ownership import controller_of
 from dockyard.services.kube.controllers.cluster import NODES, PODS, ObjectController, name_keys
@@ -30,10 +31,13 @@ NODE_LEASE_NAMESPACE = "kube-node-lease"
 
 
 class _OwnedController(ObjectController):
-    """A controller of ``resource`` objects that own ``child`` objects (``child_kind``)."""
+    """A controller of ``resource`` objects that own ``child`` objects: one sync reads the object,
+    :meth:`decide` reads the rest and decides, the applier writes."""
 
     resource: Resource
     child: Resource
+    syncs_while_deleted = True
+    """Whether an object being deleted is still synced (its status kept, as kube's controllers do)."""
 
     def keys_for(self, cluster_id: int, change: Change) -> Iterable[KubeKey]:
         key = change.key
@@ -50,6 +54,18 @@ class _OwnedController(ObjectController):
     def cluster_keys(self, cluster_id: int) -> Iterable[KubeKey]:
         return name_keys(self._objects, cluster_id, self.resource)
 
+    def sync(self, key: KubeKey) -> float | None:
+        obj = self._get(key.cluster_id, self.resource, key.namespace, key.name)
+        if obj is None or (obj["metadata"].get("deletionTimestamp") and not self.syncs_while_deleted):
+            return None
+        actions = self.decide(key, obj)
+        self._applier.apply(key.cluster_id, actions, obj)
+        return actions.requeue_after
+
+    def decide(self, key: KubeKey, obj: Obj) -> Actions:
+        """Read what the pure decision needs, and decide."""
+        raise NotImplementedError
+
 
 class ReplicaSetController(_OwnedController):
     """A ReplicaSet's pods follow spec.replicas (``replicasets.decide``)."""
@@ -58,20 +74,10 @@ class ReplicaSetController(_OwnedController):
     resource = REPLICA_SETS
     child = PODS
 
-    def sync(self, key: KubeKey) -> float | None:
-        replica_set = self._get(key.cluster_id, REPLICA_SETS, key.namespace, key.name)
-        if replica_set is None:
-            return None
+    def decide(self, key: KubeKey, obj: Obj) -> Actions:
         pods = self._objects.list_objects(key.cluster_id, PODS, key.namespace).items
-        actions = replicasets.decide(
-            replica_set,
-            pods,
-            self._clock(),
-            seed=secrets.token_hex(4),
-            related=self._siblings(key, replica_set, pods),
-        )
-        self._applier.apply(key.cluster_id, actions, replica_set)
-        return actions.requeue_after
+        related = self._siblings(key, obj, pods)
+        return replicasets.decide(obj, pods, self._clock(), seed=secrets.token_hex(4), related=related)
 
     def _siblings(self, key: KubeKey, replica_set: Obj, pods: list[Obj]) -> list[Obj]:
         """The pods of the ReplicaSets that share this one's controller (a Deployment's other ones)."""
@@ -95,15 +101,10 @@ class DeploymentController(_OwnedController):
     resource = DEPLOYMENTS
     child = REPLICA_SETS
 
-    def sync(self, key: KubeKey) -> float | None:
-        deployment = self._get(key.cluster_id, DEPLOYMENTS, key.namespace, key.name)
-        if deployment is None:
-            return None
+    def decide(self, key: KubeKey, obj: Obj) -> Actions:
         sets = self._objects.list_objects(key.cluster_id, REPLICA_SETS, key.namespace).items
         pods = self._objects.list_objects(key.cluster_id, PODS, key.namespace).items
-        actions = deployments.decide(deployment, sets, pods, self._clock())
-        self._applier.apply(key.cluster_id, actions, deployment)
-        return actions.requeue_after
+        return deployments.decide(obj, sets, pods, self._clock())
 
 
 class JobController(_OwnedController):
@@ -113,14 +114,9 @@ class JobController(_OwnedController):
     resource = JOBS
     child = PODS
 
-    def sync(self, key: KubeKey) -> float | None:
-        job = self._get(key.cluster_id, JOBS, key.namespace, key.name)
-        if job is None:
-            return None
+    def decide(self, key: KubeKey, obj: Obj) -> Actions:
         pods = self._objects.list_objects(key.cluster_id, PODS, key.namespace).items
-        actions = jobs.decide(job, pods, self._clock(), seed=secrets.token_hex(4))
-        self._applier.apply(key.cluster_id, actions, job)
-        return actions.requeue_after
+        return jobs.decide(obj, pods, self._clock(), seed=secrets.token_hex(4))
 
 
 class DaemonSetController(_OwnedController):
@@ -136,15 +132,12 @@ class DaemonSetController(_OwnedController):
         else:
             yield from super().keys_for(cluster_id, change)
 
-    def sync(self, key: KubeKey) -> float | None:
-        daemon_set = self._get(key.cluster_id, DAEMON_SETS, key.namespace, key.name)
-        if daemon_set is None or daemon_set["metadata"].get("deletionTimestamp"):
-            return None
+    syncs_while_deleted = False
+
+    def decide(self, key: KubeKey, obj: Obj) -> Actions:
         node_list = self._objects.list_objects(key.cluster_id, NODES, None).items
         pods = self._objects.list_objects(key.cluster_id, PODS, key.namespace).items
-        actions = daemonsets.decide(daemon_set, node_list, pods, self._clock(), seed=secrets.token_hex(4))
-        self._applier.apply(key.cluster_id, actions, daemon_set)
-        return actions.requeue_after
+        return daemonsets.decide(obj, node_list, pods, self._clock(), seed=secrets.token_hex(4))
 
 
 class NodeLifecycleController(ObjectController):

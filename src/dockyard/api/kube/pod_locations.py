@@ -45,35 +45,41 @@ def node_name(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
-def log_container(pod: Mapping[str, Any], requested: str) -> str:
-    """The container ``kubectl logs`` reads (``validateContainer``). Raises BadRequestError."""
-    name = _pod_name(pod)
-    spec = pod.get("spec") or {}
+def _requested_or_only(pod: Mapping[str, Any], requested: str) -> str | None:
+    """The requested container (checked), else the pod's only one; None when it has several to choose
+    from. Raises BadRequestError."""
     if requested:
         _check_named(pod, requested)
         return requested
-    containers = _names(spec.get("containers"))
+    containers = _names((pod.get("spec") or {}).get("containers"))
     if len(containers) == 1:
         return containers[0]
     if not containers:
-        raise BadRequestError(f"a container name must be specified for pod {name}")
-    every = [*_names(spec.get("initContainers")), *containers, *_names(spec.get("ephemeralContainers"))]
-    raise BadRequestError(f"a container name must be specified for pod {name}, choose one of: {_go(every)}")
+        raise BadRequestError(f"a container name must be specified for pod {_pod_name(pod)}")
+    return None
+
+
+def log_container(pod: Mapping[str, Any], requested: str) -> str:
+    """The container ``kubectl logs`` reads (``validateContainer``). Raises BadRequestError."""
+    chosen = _requested_or_only(pod, requested)
+    if chosen is not None:
+        return chosen
+    spec = pod.get("spec") or {}
+    every = [*_names(spec.get("initContainers")), *_names(spec.get("containers"))]
+    every += _names(spec.get("ephemeralContainers"))
+    raise BadRequestError(
+        f"a container name must be specified for pod {_pod_name(pod)}, choose one of: {_go(every)}"
+    )
 
 
 def exec_container(pod: Mapping[str, Any], requested: str) -> str:
     """The container ``kubectl exec`` runs in (``streamLocation``). Raises BadRequestError."""
-    name = _pod_name(pod)
+    chosen = _requested_or_only(pod, requested)
+    if chosen is not None:
+        return chosen
     spec = pod.get("spec") or {}
-    if requested:
-        _check_named(pod, requested)
-        return requested
     containers = _names(spec.get("containers"))
-    if len(containers) == 1:
-        return containers[0]
-    if not containers:
-        raise BadRequestError(f"a container name must be specified for pod {name}")
-    message = f"a container name must be specified for pod {name}, choose one of: {_go(containers)}"
+    message = f"a container name must be specified for pod {_pod_name(pod)}, choose one of: {_go(containers)}"
     init = _names(spec.get("initContainers"))
     if init:
         message += f" or one of the init containers: {_go(init)}"

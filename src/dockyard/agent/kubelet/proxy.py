@@ -43,54 +43,18 @@ class ProxyError(RuntimeError):
 
 def jumps(chains: Chains) -> list[tuple[str, str, list[str]]]:
     """(table, built-in chain, rule spec) of every jump into this cluster's chains."""
+    portals = ["-m", "comment", "--comment", "kubernetes service portals", "-j", chains.services]
+    new_portals = ["-m", "conntrack", "--ctstate", "NEW", *portals]
     return [
-        (
-            "nat",
-            "PREROUTING",
-            ["-m", "comment", "--comment", "kubernetes service portals", "-j", chains.services],
-        ),
-        (
-            "nat",
-            "OUTPUT",
-            ["-m", "comment", "--comment", "kubernetes service portals", "-j", chains.services],
-        ),
+        ("nat", "PREROUTING", portals),
+        ("nat", "OUTPUT", portals),
         (
             "nat",
             "POSTROUTING",
             ["-m", "comment", "--comment", "kubernetes postrouting rules", "-j", chains.postrouting],
         ),
-        (
-            "filter",
-            "OUTPUT",
-            [
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "NEW",
-                "-m",
-                "comment",
-                "--comment",
-                "kubernetes service portals",
-                "-j",
-                chains.services,
-            ],
-        ),
-        (
-            "filter",
-            "FORWARD",
-            [
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "NEW",
-                "-m",
-                "comment",
-                "--comment",
-                "kubernetes service portals",
-                "-j",
-                chains.services,
-            ],
-        ),
+        ("filter", "OUTPUT", new_portals),
+        ("filter", "FORWARD", new_portals),
     ]
 
 

@@ -4,7 +4,6 @@ real ``aws eks get-token``."""
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -16,23 +15,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from dockyard.api.kube.app import KubeApi
 from dockyard.api.principals import KeyResolver
 from dockyard.core.clock import system_clock
 from dockyard.services.eks.certificates import issue_cluster_pki
 from dockyard.services.kube.objects import KubeObjects
-from dockyard.store import eks
 from dockyard.store.credentials import CredentialStore
 from dockyard.store.database import open_database
 from tests.eks_clusters import insert_active_cluster
+from tests.integration.conftest import free_port
+from tests.integration.kube_clusters import REGION, eks_token, grant, serving, write_kubeconfig
 from tests.polling import wait_until
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
-AWS = str(Path(sys.executable).parent / "aws")
 CLUSTER = "demo"
-REGION = "us-east-1"
 
 
 @dataclass
@@ -45,14 +42,6 @@ class Cluster:
     env: dict[str, str]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not Path(KUBECTL).is_file():
@@ -60,49 +49,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     home = tmp_path_factory.mktemp("kube")
     db = open_database(f"sqlite:///{home / 'store.db'}")
     now = datetime.now(UTC)
-    key = CredentialStore(db).ensure_root_key(now, None, None)
-    account = key.principal.account_id
+    credentials = CredentialStore(db)
+    key = credentials.ensure_root_key(now, None, None)
     pki = issue_cluster_pki(CLUSTER, now)
-    port = _free_port()
+    port = free_port()
     with db.write() as tx:
         record = insert_active_cluster(tx, key, name=CLUSTER, port=port, now=now, pki=pki)
-        entry = eks.insert_access_entry(
-            tx,
-            cluster=record,
-            principal_arn=key.principal.arn,
-            arn=f"arn:aws:eks:{REGION}:{account}:access-entry/{CLUSTER}/root",
-            entry_type="STANDARD",
-            username=key.principal.arn,
-            kubernetes_groups=[],
-            now=now,
-        )
-        assert entry is not None
-        eks.put_access_policy(
-            tx,
-            entry.id,
-            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-            {"type": "cluster"},
-            now,
-        )
-    api = KubeApi(
-        db, KubeObjects(db, clock=system_clock), KeyResolver(CredentialStore(db)), clock=system_clock
-    )
-    app = api.app_for(record)
-    (home / "tls.crt").write_text(pki.serving_cert_pem)
-    (home / "tls.key").write_text(pki.serving_key_pem)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(home / "tls.crt"),
-        ssl_keyfile=str(home / "tls.key"),
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, deadline_s=20, what="the kube API listener never started")
+        grant(tx, record, key, "AmazonEKSClusterAdminPolicy", now)
+    app = KubeApi(db, KubeObjects(db, clock=system_clock), KeyResolver(credentials), clock=system_clock)
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(home),
@@ -110,53 +64,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_DEFAULT_REGION": REGION,
     }
-    token_json = subprocess.run(
-        [AWS, "eks", "get-token", "--cluster-name", CLUSTER, "--region", REGION],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    ).stdout
-    token = json.loads(token_json)["status"]["token"]
-    kubeconfig = home / "kubeconfig"
-    ca = base64.b64encode(pki.ca_cert_pem.encode()).decode()
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": CLUSTER,
-                        "cluster": {"server": f"https://127.0.0.1:{port}", "certificate-authority-data": ca},
-                    }
-                ],
-                "users": [{"name": "admin", "user": {"token": token}}],
-                "contexts": [{"name": CLUSTER, "context": {"cluster": CLUSTER, "user": "admin"}}],
-                "current-context": CLUSTER,
-            }
+    with serving(app.app_for(record), port=port, pki=pki, directory=home):
+        token = eks_token(key, env, CLUSTER)
+        kubeconfig = write_kubeconfig(
+            home / "kubeconfig", cluster=CLUSTER, port=port, ca_pem=pki.ca_cert_pem, token=token, user="admin"
         )
-    )
-    other = CredentialStore(db).create_key(now, account_id=None, user_name="mallory")
-    other_env = {
-        **env,
-        "AWS_ACCESS_KEY_ID": other.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": other.secret_access_key,
-    }
-    other_token = json.loads(
-        subprocess.run(
-            [AWS, "eks", "get-token", "--cluster-name", CLUSTER, "--region", REGION],
-            capture_output=True,
-            text=True,
-            env=other_env,
-            check=True,
-            timeout=60,
-        ).stdout
-    )["status"]["token"]
-    yield Cluster(kubeconfig, token, other_token, home, {**env, "KUBECONFIG": str(kubeconfig)})
-    server.should_exit = True
-    thread.join(timeout=10)
+        other = credentials.create_key(now, account_id=None, user_name="mallory")
+        other_token = eks_token(other, env, CLUSTER)
+        yield Cluster(kubeconfig, token, other_token, home, {**env, "KUBECONFIG": str(kubeconfig)})
     db.close()
 
 

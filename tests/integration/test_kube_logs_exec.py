@@ -4,9 +4,7 @@ PodEngine on the real Docker Engine running a busybox pod on a throwaway bridge 
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 import random
 import subprocess
 import sys
@@ -19,31 +17,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from dockyard.agent.docker_runtime import DockerRuntime
 from dockyard.agent.kubelet.pod_engine import KubeletSettings, PodEngine
 from dockyard.agent.kubelet.pod_logic import LABEL_KIND, LABEL_POD_NAME
 from dockyard.agent.kubelet.server import KubeletServer
-from dockyard.api.kube.app import KubeApi, KubeCluster
-from dockyard.api.kube.handlers import KubeHandlers
+from dockyard.api.kube.app import KubeApi
 from dockyard.api.principals import KeyResolver
 from dockyard.control.kube.catalog import by_gvr
 from dockyard.core.clock import system_clock
 from dockyard.services.eks.certificates import issue_cluster_pki
-from dockyard.services.kube.access import KubeAccess
 from dockyard.services.kube.objects import KubeObjects, WriteOptions
-from dockyard.store import eks
 from dockyard.store.credentials import AccessKey, CredentialStore
 from dockyard.store.database import open_database
 from tests.eks_clusters import insert_active_cluster
+from tests.integration.conftest import free_port
 from tests.integration.images import docker_available, docker_import_busybox
+from tests.integration.kube_clusters import REGION, eks_token, grant, serving, write_kubeconfig
 from tests.polling import wait_until
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
-AWS = str(Path(sys.executable).parent / "aws")
 CLUSTER = "logs-exec"
-REGION = "us-east-1"
 NODE = "node-1"
 SCRIPT = 'echo start; i=0; while true; do i=$((i+1)); echo "line $i"; sleep 1; done'
 
@@ -62,65 +56,6 @@ class Setup:
     env: dict[str, str]
     kubeconfig: Path
     viewer_kubeconfig: Path
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _token(key: AccessKey, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [AWS, "eks", "get-token", "--cluster-name", CLUSTER, "--region", REGION],
-        capture_output=True,
-        text=True,
-        env={**env, "AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key},
-        check=True,
-        timeout=60,
-    )
-    return str(json.loads(done.stdout)["status"]["token"])
-
-
-def _kubeconfig(path: Path, port: int, ca_pem: str, token: str) -> Path:
-    ca = base64.b64encode(ca_pem.encode()).decode()
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": CLUSTER,
-                        "cluster": {"server": f"https://127.0.0.1:{port}", "certificate-authority-data": ca},
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": token}}],
-                "contexts": [{"name": CLUSTER, "context": {"cluster": CLUSTER, "user": "u"}}],
-                "current-context": CLUSTER,
-            }
-        )
-    )
-    return path
-
-
-def _grant(tx: Any, record: Any, key: AccessKey, policy: str, now: datetime) -> None:
-    entry = eks.insert_access_entry(
-        tx,
-        cluster=record,
-        principal_arn=key.principal.arn,
-        arn=f"arn:aws:eks:{REGION}:{key.principal.account_id}:access-entry/{CLUSTER}/{uuid.uuid4().hex}",
-        entry_type="STANDARD",
-        username=key.principal.arn,
-        kubernetes_groups=[],
-        now=now,
-    )
-    assert entry is not None
-    eks.put_access_policy(
-        tx, entry.id, f"arn:aws:eks::aws:cluster-access-policy/{policy}", {"type": "cluster"}, now
-    )
 
 
 @pytest.fixture(scope="module")
@@ -142,21 +77,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     admin = credentials.ensure_root_key(now, None, None)
     viewer = credentials.create_key(now, account_id=admin.principal.account_id, user_name="viewer")
     pki = issue_cluster_pki(CLUSTER, now)
-    port = _free_port()
+    port = free_port()
     with db.write() as tx:
         record = insert_active_cluster(tx, admin, name=CLUSTER, port=port, now=now, pki=pki)
-        _grant(tx, record, admin, "AmazonEKSClusterAdminPolicy", now)
-        _grant(tx, record, viewer, "AmazonEKSViewPolicy", now)
+        grant(tx, record, admin, "AmazonEKSClusterAdminPolicy", now)
+        grant(tx, record, viewer, "AmazonEKSViewPolicy", now)
     objects = KubeObjects(db, clock=system_clock)
-    KubeApi(db, objects, KeyResolver(credentials), clock=system_clock).app_for(record)  # bootstraps
-    handlers = KubeHandlers(
-        KubeCluster(record.id, record.name, record.account_id, record.region, f"https://127.0.0.1:{port}"),
-        objects,
-        KubeAccess(db),
-        KeyResolver(credentials),
-        clock=system_clock,
-        db=db,
-    )
+    app = KubeApi(db, objects, KeyResolver(credentials), clock=system_clock).app_for(record)
 
     engine = PodEngine(
         runtime,
@@ -209,45 +136,33 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     syncer = threading.Thread(target=sync_loop, daemon=True)
     syncer.start()
 
-    (home / "tls.crt").write_text(pki.serving_cert_pem)
-    (home / "tls.key").write_text(pki.serving_key_pem)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            handlers,
-            host="127.0.0.1",
-            port=port,
-            ssl_certfile=str(home / "tls.crt"),
-            ssl_keyfile=str(home / "tls.key"),
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    api_thread = threading.Thread(target=server.run, daemon=True)
-    api_thread.start()
-    wait_until(lambda: server.started, deadline_s=20, what="the kube API listener")
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(home),
         "AWS_DEFAULT_REGION": REGION,
     }
-    labels = {LABEL_POD_NAME: "web"}
-    wait_until(
-        lambda: any(
-            s.status == "running" for s in runtime.list(labels) if s.labels.get(LABEL_KIND) != "sandbox"
-        ),
-        deadline_s=60,
-        what="the web pod's container running",
-    )
-    try:
-        yield Setup(
-            home,
-            env,
-            _kubeconfig(home / "admin.kubeconfig", port, pki.ca_cert_pem, _token(admin, env)),
-            _kubeconfig(home / "viewer.kubeconfig", port, pki.ca_cert_pem, _token(viewer, env)),
+
+    def kubeconfig(user: str, key: AccessKey) -> Path:
+        token = eks_token(key, env, CLUSTER)
+        path = home / f"{user}.kubeconfig"
+        return write_kubeconfig(
+            path, cluster=CLUSTER, port=port, ca_pem=pki.ca_cert_pem, token=token, user=user
         )
+
+    labels = {LABEL_POD_NAME: "web"}
+    try:
+        with serving(app, port=port, pki=pki, directory=home):
+            wait_until(
+                lambda: any(
+                    s.status == "running"
+                    for s in runtime.list(labels)
+                    if s.labels.get(LABEL_KIND) != "sandbox"
+                ),
+                deadline_s=60,
+                what="the web pod's container running",
+            )
+            yield Setup(home, env, kubeconfig("admin", admin), kubeconfig("viewer", viewer))
     finally:
-        server.should_exit = True
-        api_thread.join(timeout=10)
         stop.set()
         syncer.join(timeout=60)
         kubelet.stop()
